@@ -1,0 +1,74 @@
+import { status, type ServiceError } from '@grpc/grpc-js';
+
+/** gRPC status code names, as they appear in error bodies ("INVALID_ARGUMENT"). */
+export type ErrorCodeName = keyof typeof status;
+
+const HTTP_BY_CODE: Partial<Record<status, number>> = {
+  [status.INVALID_ARGUMENT]: 400,
+  [status.OUT_OF_RANGE]: 400,
+  [status.FAILED_PRECONDITION]: 400,
+  [status.UNAUTHENTICATED]: 401,
+  [status.PERMISSION_DENIED]: 403,
+  [status.NOT_FOUND]: 404,
+  [status.ALREADY_EXISTS]: 409,
+  [status.ABORTED]: 409,
+  [status.RESOURCE_EXHAUSTED]: 429,
+  [status.UNIMPLEMENTED]: 501,
+  [status.UNAVAILABLE]: 503,
+  [status.DEADLINE_EXCEEDED]: 503,
+};
+
+/** The standard error body of every Floodgate HTTP surface. */
+export interface ErrorBody {
+  error: { code: string; message: string; requestId: string };
+}
+
+/**
+ * The one error type of Floodgate: carries a gRPC status code, maps to an HTTP status and to
+ * the standard error body. Servers throw it; clients receive it.
+ */
+export class FloodgateError extends Error {
+  constructor(
+    readonly code: status,
+    message: string,
+    /** The request field at fault, when there is one. */
+    readonly field?: string,
+  ) {
+    super(message);
+    this.name = 'FloodgateError';
+  }
+
+  static invalid(field: string, problem: string): FloodgateError {
+    return new FloodgateError(status.INVALID_ARGUMENT, `${field}: ${problem}`, field);
+  }
+
+  static notFound(message: string, field?: string): FloodgateError {
+    return new FloodgateError(status.NOT_FOUND, message, field);
+  }
+
+  static unavailable(message: string): FloodgateError {
+    return new FloodgateError(status.UNAVAILABLE, message);
+  }
+
+  /** Wraps an error from a gRPC call (or anything thrown) without losing its code. */
+  static from(err: unknown): FloodgateError {
+    if (err instanceof FloodgateError) return err;
+    const e = err as Partial<ServiceError> | undefined;
+    if (e && typeof e.code === 'number' && e.code in status) {
+      return new FloodgateError(e.code, e.details || e.message || status[e.code]);
+    }
+    return new FloodgateError(status.INTERNAL, err instanceof Error ? err.message : String(err));
+  }
+
+  get codeName(): string {
+    return status[this.code] ?? 'UNKNOWN';
+  }
+
+  get httpStatus(): number {
+    return HTTP_BY_CODE[this.code] ?? 500;
+  }
+
+  toBody(requestId: string): ErrorBody {
+    return { error: { code: this.codeName, message: this.message, requestId } };
+  }
+}

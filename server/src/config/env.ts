@@ -1,0 +1,76 @@
+/**
+ * Configuration from environment variables, validated once at start. A bad value throws a
+ * ConfigError naming the variable; main() prints it and exits non-zero.
+ */
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`${variable}: ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface Config {
+  grpcHost: string;
+  grpcPort: number;
+  redisUrl: string | undefined;
+  keyPrefix: string;
+  redisCommandTimeoutMs: number;
+  redisConnectTimeoutMs: number;
+  ipAllowlist: string[];
+  policiesFile: string | undefined;
+  logLevel: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function str(env: Env, name: string): string | undefined {
+  const v = env[name]?.trim();
+  return v === '' ? undefined : v;
+}
+
+function int(env: Env, name: string, def: number, min: number, max: number): number {
+  const raw = str(env, name);
+  if (raw === undefined) return def;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `expected a whole number, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function list(env: Env, name: string): string[] {
+  return (str(env, name) ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const logLevel = str(env, 'LOG_LEVEL') ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  }
+  const redisUrl = str(env, 'REDIS_URL');
+  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
+    throw new ConfigError('REDIS_URL', 'must start with redis:// or rediss://');
+  }
+  const keyPrefix = str(env, 'REDIS_KEY_PREFIX') ?? 'fg:';
+  if (/[{}\s]/.test(keyPrefix)) {
+    throw new ConfigError('REDIS_KEY_PREFIX', 'must not contain braces or white space');
+  }
+  return {
+    grpcHost: str(env, 'GRPC_HOST') ?? '0.0.0.0',
+    grpcPort: int(env, 'GRPC_PORT', 50051, 0, 65535),
+    redisUrl,
+    keyPrefix,
+    redisCommandTimeoutMs: int(env, 'REDIS_COMMAND_TIMEOUT_MS', 500, 1, 60_000),
+    redisConnectTimeoutMs: int(env, 'REDIS_CONNECT_TIMEOUT_MS', 5_000, 1, 300_000),
+    ipAllowlist: list(env, 'IP_ALLOWLIST'),
+    policiesFile: str(env, 'POLICIES_FILE'),
+    logLevel,
+  };
+}

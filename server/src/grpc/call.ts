@@ -1,0 +1,47 @@
+import { randomUUID } from 'node:crypto';
+import { FloodgateError } from '@floodgate/client';
+import { Metadata, status, type handleUnaryCall, type ServerUnaryCall } from '@grpc/grpc-js';
+import type { Logger } from '../log.js';
+
+export interface CallContext {
+  requestId: string;
+  log: Logger;
+  metadata: Metadata;
+}
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+export function requestIdOf(metadata: Metadata): string {
+  const given = metadata.get('x-request-id')[0];
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+/**
+ * Adapts a promise handler to grpc-js: every call gets a request id and a child logger, and
+ * every failure leaves as a proper status (FloodgateError's code, else INTERNAL), never UNKNOWN.
+ */
+export function unary<Req, Res>(
+  log: Logger,
+  method: string,
+  handler: (req: Req, ctx: CallContext) => Promise<Res>,
+): handleUnaryCall<Req, Res> {
+  return (call: ServerUnaryCall<Req, Res>, callback) => {
+    const requestId = requestIdOf(call.metadata);
+    const ctx: CallContext = { requestId, log: log.child({ requestId, method }), metadata: call.metadata };
+    handler(call.request, ctx).then(
+      (res) => callback(null, res),
+      (err: unknown) => {
+        const e = err instanceof FloodgateError ? err : undefined;
+        if (e) ctx.log.debug({ code: e.codeName, err: e.message }, 'call failed');
+        else ctx.log.error({ err }, 'call failed unexpectedly');
+        const trailer = new Metadata();
+        trailer.set('x-request-id', requestId);
+        callback({
+          code: e?.code ?? status.INTERNAL,
+          details: e?.message ?? `internal error (request id ${requestId})`,
+          metadata: trailer,
+        });
+      },
+    );
+  };
+}

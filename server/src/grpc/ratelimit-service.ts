@@ -1,0 +1,12 @@
+import type { RateLimitServiceServer } from '@floodgate/client';
+import type { RateLimiter } from '../limiter/rate-limiter.js';
+import type { Logger } from '../log.js';
+import { unary } from './call.js';
+
+export function rateLimitService(limiter: RateLimiter, log: Logger): RateLimitServiceServer {
+  return {
+    checkLimit: unary(log, 'CheckLimit', (req) => limiter.check(req)),
+    checkLimits: unary(log, 'CheckLimits', async (req) => ({ results: await limiter.checkMany(req.checks) })),
+    getLimitStatus: unary(log, 'GetLimitStatus', (req) => limiter.status(req.userId, req.ip)),
+  };
+}

@@ -1,0 +1,49 @@
+import { fileURLToPath } from 'node:url';
+import { RateLimitServiceService } from '@floodgate/client';
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation } from 'grpc-health-check';
+import type { RateLimiter } from '../limiter/rate-limiter.js';
+import type { Logger } from '../log.js';
+import { rateLimitService } from './ratelimit-service.js';
+
+/** The proto tree, beside server/ in the repo and in the image. */
+export const PROTO_DIR = fileURLToPath(new URL('../../../proto', import.meta.url));
+const PROTO_FILES = ['floodgate/v1/ratelimit.proto', 'floodgate/v1/tracking.proto', 'floodgate/v1/admin.proto'];
+
+export const SERVICE_NAMES = ['floodgate.v1.RateLimitService'] as const;
+
+export interface GrpcServer {
+  server: Server;
+  health: HealthImplementation;
+  port: number;
+}
+
+export async function startGrpcServer(opts: {
+  host: string;
+  port: number;
+  limiter: RateLimiter;
+  log: Logger;
+}): Promise<GrpcServer> {
+  const server = new Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
+  server.addService(RateLimitServiceService, rateLimitService(opts.limiter, opts.log));
+
+  const health = new HealthImplementation({ '': 'SERVING', ...Object.fromEntries(SERVICE_NAMES.map((s) => [s, 'SERVING'])) });
+  health.addToServer(server);
+
+  const definitions = loadSync(PROTO_FILES, { includeDirs: [PROTO_DIR], keepCase: true, longs: String, enums: String, defaults: true });
+  new ReflectionService(definitions).addToServer(server);
+
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${opts.host}:${opts.port}`, ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
+  );
+  return { server, health, port };
+}
+
+/** Marks every service NOT_SERVING (or SERVING). */
+export function setServing(health: HealthImplementation, serving: boolean): void {
+  const state = serving ? 'SERVING' : 'NOT_SERVING';
+  health.setStatus('', state);
+  for (const s of SERVICE_NAMES) health.setStatus(s, state);
+}

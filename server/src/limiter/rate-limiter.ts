@@ -1,0 +1,193 @@
+import { randomBytes } from 'node:crypto';
+import {
+  FloodgateError,
+  Reason,
+  Scope,
+  type CheckLimitRequest,
+  type CheckLimitResponse,
+  type CheckLimitResult,
+  type GetLimitStatusResponse,
+  type LimitStatus,
+  type PolicyInfo,
+} from '@floodgate/client';
+import { status as grpcStatus } from '@grpc/grpc-js';
+import type { Clock } from '../clock.js';
+import type { IpAllowlist } from '../net/ip.js';
+import { limitFor, POLICY_NAME, type Policy, type ScopeName } from '../policy/policy.js';
+import type { PolicySource } from '../policy/policy-source.js';
+import type { KeySpace } from '../store/keys.js';
+import type { LimitCall, Store } from '../store/store.js';
+import { validSubject, type Subject } from '../validation.js';
+import type { LimitOutcome, Mode } from './algorithm.js';
+import { algorithmFor } from './algorithms.js';
+
+export interface RateLimiterDeps {
+  store: Store;
+  policies: PolicySource;
+  keys: KeySpace;
+  clock: Clock;
+  allowlist: IpAllowlist;
+  maxBatch: number;
+}
+
+interface Target {
+  scope: ScopeName;
+  id: string;
+  limit: number;
+}
+
+const SCOPE_PROTO: Record<ScopeName, Scope> = { user: Scope.SCOPE_USER, ip: Scope.SCOPE_IP };
+
+/**
+ * Decides rate-limit requests. A request naming both a user and an IP is checked against both
+ * keys at once (one round trip per key's node); it is allowed only if both allow, and whatever
+ * one key consumed is refunded when the other denies, so a deny never leaves consumption.
+ */
+export class RateLimiter {
+  private readonly instance = randomBytes(4).toString('hex');
+  private seq = 0;
+
+  constructor(private readonly deps: RateLimiterDeps) {}
+
+  async check(req: CheckLimitRequest): Promise<CheckLimitResponse> {
+    const policy = this.policy(req.policy);
+    const subject = validSubject(req.userId, req.ip);
+    const targets = this.targets(policy, subject);
+    const cost = validCost(req.cost, policy, targets);
+    const base = { policy: policy.name, degraded: false, shadow: policy.shadow };
+    if (subject.ip !== undefined && this.deps.allowlist.has(subject.ip)) {
+      return { ...base, allowed: true, wouldAllow: true, reason: Reason.REASON_ALLOWLISTED, statuses: [] };
+    }
+
+    const mode: Mode = req.dryRun ? 'peek' : 'consume';
+    const calls = this.calls(policy, targets, cost, mode);
+    const now = this.deps.clock.now();
+    const outcomes = await this.deps.store.limit(calls, now);
+
+    const blocked = outcomes.some((o) => o.blocked);
+    const allowed = !blocked && outcomes.every((o) => o.allowed);
+    const refunded = new Set<number>();
+    if (!allowed && mode === 'consume') {
+      outcomes.forEach((o, i) => o.allowed && refunded.add(i));
+      if (refunded.size) await this.deps.store.limit([...refunded].map((i) => ({ ...calls[i]!, mode: 'refund' })), now);
+    }
+    const statuses = outcomes.map((o, i) => toStatus(policy, targets[i]!, refunded.has(i) ? restore(o, cost) : o));
+    const reason = blocked ? Reason.REASON_SUSPENDED : allowed ? Reason.REASON_OK : Reason.REASON_OVER_LIMIT;
+    return { ...base, allowed: allowed || (policy.shadow && !blocked), wouldAllow: allowed, reason, statuses };
+  }
+
+  /** Each check answered on its own; all of them in flight together so Redis sees one pipeline. */
+  async checkMany(reqs: readonly CheckLimitRequest[]): Promise<CheckLimitResult[]> {
+    if (reqs.length === 0) throw FloodgateError.invalid('checks', 'must hold at least one check');
+    if (reqs.length > this.deps.maxBatch) {
+      throw FloodgateError.invalid('checks', `holds ${reqs.length} checks; at most ${this.deps.maxBatch} are allowed`);
+    }
+    return Promise.all(
+      reqs.map((req, i) =>
+        this.check(req).then(
+          (response): CheckLimitResult => ({ response, error: undefined }),
+          (err): CheckLimitResult => {
+            const e = FloodgateError.from(err);
+            if (e.code === grpcStatus.UNAVAILABLE) throw e;
+            return { response: undefined, error: { code: e.codeName, message: `checks[${i}].${e.message}` } };
+          },
+        ),
+      ),
+    );
+  }
+
+  /** Usage of every policy for the subject, consuming nothing. */
+  async status(userId: string, ip: string): Promise<GetLimitStatusResponse> {
+    const subject = validSubject(userId, ip);
+    const rows = this.deps.policies.list().map((policy) => {
+      const targets = policy.scopes.flatMap((scope) => this.target(policy, scope, subject));
+      return { policy, targets, calls: this.calls(policy, targets, 0, 'peek') };
+    });
+    const outcomes = await this.deps.store.limit(
+      rows.flatMap((r) => r.calls),
+      this.deps.clock.now(),
+    );
+    let next = 0;
+    return {
+      degraded: false,
+      policies: rows.map(({ policy, targets }) => ({
+        policy: policyInfo(policy),
+        statuses: targets.map((t) => toStatus(policy, t, outcomes[next++]!)),
+      })),
+    };
+  }
+
+  private policy(name: string): Policy {
+    if (name === '') throw FloodgateError.invalid('policy', 'is required');
+    if (!POLICY_NAME.test(name)) throw FloodgateError.invalid('policy', `"${name.slice(0, 64)}" is not a valid policy name`);
+    const policy = this.deps.policies.get(name);
+    if (!policy) throw FloodgateError.notFound(`policy: no policy named "${name}"`, 'policy');
+    return policy;
+  }
+
+  private targets(policy: Policy, subject: Subject): Target[] {
+    const targets = policy.scopes.flatMap((scope) => this.target(policy, scope, subject));
+    if (targets.length === 0) {
+      const field = policy.scopes.includes('user') ? 'user_id' : 'ip';
+      throw FloodgateError.invalid(field, `policy "${policy.name}" limits by ${policy.scopes.join(' and ')}; ${field} is required`);
+    }
+    return targets;
+  }
+
+  private target(policy: Policy, scope: ScopeName, subject: Subject): Target[] {
+    const id = scope === 'user' ? subject.userId : subject.ip;
+    return id === undefined ? [] : [{ scope, id, limit: limitFor(policy, scope) }];
+  }
+
+  private calls(policy: Policy, targets: readonly Target[], cost: number, mode: Mode): LimitCall[] {
+    const algorithm = algorithmFor(policy.algorithm);
+    const member = `${this.instance}.${(this.seq++).toString(36)}`;
+    return targets.map((t) => ({
+      algorithm,
+      key: this.deps.keys.rateLimit(t.scope, t.id, policy.name, algorithm.keySuffix),
+      blockKey: this.deps.keys.block(t.scope, t.id),
+      args: { limit: t.limit, windowMs: policy.windowMs, cost, burst: policy.burst, member },
+      mode,
+    }));
+  }
+}
+
+function validCost(cost: number | undefined, policy: Policy, targets: readonly Target[]): number {
+  if (cost === undefined) return 1;
+  if (cost === 0) throw FloodgateError.invalid('cost', 'must be at least 1 (leave it unset for 1)');
+  const max = Math.min(...targets.map((t) => t.limit));
+  if (cost > max) throw FloodgateError.invalid('cost', `${cost} exceeds the limit ${max} of policy "${policy.name}"`);
+  return cost;
+}
+
+/** The state of a key whose consumption was refunded: as it was before this request. */
+function restore(o: LimitOutcome, cost: number): LimitOutcome {
+  return { ...o, remaining: o.remaining + cost };
+}
+
+function toStatus(policy: Policy, target: Target, o: LimitOutcome): LimitStatus {
+  return {
+    scope: SCOPE_PROTO[target.scope],
+    limit: target.limit,
+    remaining: o.remaining,
+    windowMs: policy.windowMs,
+    resetAfterMs: o.resetAfterMs,
+    retryAfterMs: o.retryAfterMs,
+    allowed: o.allowed,
+  };
+}
+
+export function policyInfo(p: Policy): PolicyInfo {
+  return {
+    name: p.name,
+    limit: p.limit,
+    windowMs: p.windowMs,
+    algorithm: p.algorithm,
+    scopes: p.scopes.map((s) => SCOPE_PROTO[s]),
+    ipLimit: p.ipLimit,
+    burst: p.burst,
+    shadow: p.shadow,
+    failureMode: p.failureMode,
+    description: p.description,
+  };
+}

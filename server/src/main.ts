@@ -1,0 +1,84 @@
+#!/usr/bin/env node
+import { ConfigError, loadConfig, type Config } from './config/env.js';
+import { systemClock } from './clock.js';
+import { startGrpcServer, setServing } from './grpc/server.js';
+import { RateLimiter } from './limiter/rate-limiter.js';
+import { createLogger, type Logger } from './log.js';
+import { IpAllowlist } from './net/ip.js';
+import { DEFAULT_POLICIES } from './policy/policy.js';
+import { StaticPolicySource } from './policy/policy-source.js';
+import { KeySpace } from './store/keys.js';
+import { MemoryStore } from './store/memory-store.js';
+import { RedisStore } from './store/redis-store.js';
+import type { Store } from './store/store.js';
+
+/** Wiring: the one place that knows every part. */
+async function main(): Promise<void> {
+  let config: Config;
+  let allowlist: IpAllowlist;
+  try {
+    config = loadConfig();
+    allowlist = allowlistFrom(config.ipAllowlist);
+  } catch (err) {
+    process.stderr.write(`floodgate: invalid configuration: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  const log = createLogger(config.logLevel);
+  const store = await openStore(config, log);
+  const limiter = new RateLimiter({
+    store,
+    policies: new StaticPolicySource(DEFAULT_POLICIES),
+    keys: new KeySpace(config.keyPrefix),
+    clock: systemClock,
+    allowlist,
+    maxBatch: 1000,
+  });
+  const grpc = await startGrpcServer({ host: config.grpcHost, port: config.grpcPort, limiter, log });
+  log.info({ port: grpc.port, store: store.kind }, `gRPC listening on ${config.grpcHost}:${grpc.port}`);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    setServing(grpc.health, false);
+    grpc.server.tryShutdown(async () => {
+      await store.close();
+      log.info('stopped');
+      process.exit(0);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+function allowlistFrom(entries: string[]): IpAllowlist {
+  try {
+    return new IpAllowlist(entries);
+  } catch (err) {
+    throw new ConfigError('IP_ALLOWLIST', (err as Error).message);
+  }
+}
+
+async function openStore(config: Config, log: Logger): Promise<Store> {
+  if (!config.redisUrl) {
+    log.info({ store: 'memory' }, 'no REDIS_URL set: using the in-process memory store (limits are per process, not shared)');
+    return new MemoryStore(systemClock);
+  }
+  log.info({ store: 'redis' }, 'connecting to Redis');
+  try {
+    return await RedisStore.connect({
+      url: config.redisUrl,
+      commandTimeoutMs: config.redisCommandTimeoutMs,
+      connectTimeoutMs: config.redisConnectTimeoutMs,
+    });
+  } catch (err) {
+    log.fatal({ err }, (err as Error).message);
+    process.exit(1);
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`floodgate: fatal: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

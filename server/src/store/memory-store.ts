@@ -1,0 +1,84 @@
+import type { Clock } from '../clock.js';
+import type { LimitOutcome } from '../limiter/algorithm.js';
+import type { LimitCall, Store } from './store.js';
+
+interface Entry {
+  value: unknown;
+  expiresAt: number;
+}
+
+export interface MemoryStoreOptions {
+  /** Past this many keys the oldest-written ones are evicted, so memory stays bounded. */
+  maxKeys?: number;
+  sweepIntervalMs?: number;
+}
+
+const BLOCKED: LimitOutcome = { allowed: false, blocked: true, remaining: 0, resetAfterMs: 0, retryAfterMs: 0 };
+
+/**
+ * In-process store: the zero-setup default and the per-replica fallback. Same semantics as
+ * Redis for one process; every key expires, and the key count is capped.
+ */
+export class MemoryStore implements Store {
+  readonly kind = 'memory' as const;
+  private readonly data = new Map<string, Entry>();
+  private readonly maxKeys: number;
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(
+    private readonly clock: Clock,
+    options: MemoryStoreOptions = {},
+  ) {
+    this.maxKeys = options.maxKeys ?? 1_000_000;
+    this.sweeper = setInterval(() => this.sweep(), options.sweepIntervalMs ?? 10_000);
+    this.sweeper.unref();
+  }
+
+  get size(): number {
+    return this.data.size;
+  }
+
+  async limit(calls: readonly LimitCall[], now: number): Promise<LimitOutcome[]> {
+    return calls.map((call) => {
+      if (call.mode !== 'refund' && this.get(call.blockKey, now) !== undefined) return BLOCKED;
+      const result = call.algorithm.memory(this.get(call.key, now), now, call.args, call.mode);
+      this.put(call.key, result.state, now + result.ttlMs);
+      return result.outcome;
+    });
+  }
+
+  async ping(): Promise<number> {
+    return 0;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    this.data.clear();
+  }
+
+  get(key: string, now: number): unknown {
+    const entry = this.data.get(key);
+    if (!entry) return undefined;
+    if (entry.expiresAt <= now) {
+      this.data.delete(key);
+      return undefined;
+    }
+    return entry.value;
+  }
+
+  /** Stores `value` until `expiresAt` (Infinity: permanent); undefined deletes. */
+  put(key: string, value: unknown, expiresAt: number): void {
+    this.data.delete(key);
+    if (value === undefined) return;
+    this.data.set(key, { value, expiresAt });
+    if (this.data.size > this.maxKeys) {
+      const oldest = this.data.keys().next().value;
+      if (oldest !== undefined) this.data.delete(oldest);
+    }
+  }
+
+  private sweep(): void {
+    const now = this.clock.now();
+    for (const [key, entry] of this.data) if (entry.expiresAt <= now) this.data.delete(key);
+  }
+}

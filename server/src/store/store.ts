@@ -1,0 +1,25 @@
+import type { Algorithm, LimitArgs, LimitOutcome, Mode } from '../limiter/algorithm.js';
+
+export type StoreKind = 'memory' | 'single' | 'sentinel' | 'cluster';
+
+/** One atomic rate-limit step on one key. */
+export interface LimitCall {
+  algorithm: Algorithm<any>;
+  key: string;
+  /** Denies (blocked) before counting when this key exists. */
+  blockKey: string;
+  args: LimitArgs;
+  mode: Mode;
+}
+
+/**
+ * Shared state behind the limiter. Each call of `limit` is atomic per key; a batch is sent
+ * together (one round trip per Redis node), not one call after another.
+ */
+export interface Store {
+  readonly kind: StoreKind;
+  limit(calls: readonly LimitCall[], now: number): Promise<LimitOutcome[]>;
+  /** Round-trip time in ms; throws when the store is unreachable. */
+  ping(): Promise<number>;
+  close(): Promise<void>;
+}

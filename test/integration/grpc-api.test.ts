@@ -1,0 +1,92 @@
+import { FloodgateError, Reason } from '@floodgate/client';
+import { status } from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { grpcStack } from '../support/stack.js';
+
+const redisUrl = inject('redisUrl');
+let stack: Awaited<ReturnType<typeof grpcStack>>;
+
+beforeAll(async () => {
+  stack = await grpcStack('redis', redisUrl);
+});
+afterAll(() => stack.close());
+
+async function failure(p: Promise<unknown>): Promise<FloodgateError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err, 'the call should have failed').toBeInstanceOf(FloodgateError);
+  return err as FloodgateError;
+}
+
+describe('RateLimitService over gRPC', () => {
+  it('answers CheckLimit with the default policies', async () => {
+    const r = await stack.client.checkLimit({ policy: 'ai', userId: 'grpc-user', ip: '203.0.113.1' });
+    expect(r.allowed).toBe(true);
+    expect(r.reason).toBe(Reason.REASON_OK);
+    expect(r.statuses.map((s) => [s.limit, s.remaining, s.windowMs])).toEqual([
+      [20, 19, 60_000],
+      [20, 19, 60_000],
+    ]);
+  });
+
+  it('answers CheckLimits item by item, errors included', async () => {
+    const r = await stack.client.checkLimits({
+      checks: [
+        { policy: 'tts', userId: 'batch', ip: '', cost: undefined, dryRun: false, recordActivity: '', sessionId: '' },
+        { policy: 'nope', userId: 'batch', ip: '', cost: undefined, dryRun: false, recordActivity: '', sessionId: '' },
+      ],
+    });
+    expect(r.results[0]!.response!.allowed).toBe(true);
+    expect(r.results[1]!.error).toEqual({ code: 'NOT_FOUND', message: 'checks[1].policy: no policy named "nope"' });
+  });
+
+  it('reports every default policy in GetLimitStatus', async () => {
+    const r = await stack.client.getLimitStatus({ userId: 'grpc-user' });
+    expect(r.policies.map((p) => [p.policy!.name, p.policy!.limit, p.policy!.windowMs])).toEqual([
+      ['general', 100, 900_000],
+      ['ai', 20, 60_000],
+      ['pronunciation', 10, 60_000],
+      ['tts', 30, 60_000],
+      ['image', 15, 60_000],
+    ]);
+    expect(r.policies[1]!.statuses[0]!.remaining).toBe(19);
+  });
+
+  const bad: Array<[string, Record<string, unknown>, status, RegExp]> = [
+    ['missing policy', { policy: '', userId: 'u' }, status.INVALID_ARGUMENT, /^policy: is required/],
+    ['malformed policy', { policy: 'A B', userId: 'u' }, status.INVALID_ARGUMENT, /^policy: /],
+    ['unknown policy', { policy: 'video', userId: 'u' }, status.NOT_FOUND, /^policy: no policy named "video"/],
+    ['no subject', { policy: 'ai' }, status.INVALID_ARGUMENT, /^user_id: user_id or ip is required/],
+    ['invalid ip', { policy: 'ai', ip: '999.1.1.1' }, status.INVALID_ARGUMENT, /^ip: /],
+    ['ip with zone', { policy: 'ai', ip: 'fe80::1%eth0' }, status.INVALID_ARGUMENT, /^ip: /],
+    ['cost 0', { policy: 'ai', userId: 'u', cost: 0 }, status.INVALID_ARGUMENT, /^cost: must be at least 1/],
+    ['cost over limit', { policy: 'ai', userId: 'u', cost: 21 }, status.INVALID_ARGUMENT, /^cost: 21 exceeds the limit 20/],
+    ['long user id', { policy: 'ai', userId: 'x'.repeat(257) }, status.INVALID_ARGUMENT, /^user_id: must be at most 256 bytes/],
+    ['multibyte user id', { policy: 'ai', userId: 'é'.repeat(129) }, status.INVALID_ARGUMENT, /^user_id: must be at most 256 bytes/],
+    ['control characters', { policy: 'ai', userId: 'a\nb' }, status.INVALID_ARGUMENT, /^user_id: must not contain control/],
+  ];
+  it.each(bad)('rejects %s with a status naming the field', async (_name, req, code, message) => {
+    const err = await failure(stack.client.checkLimit(req as { policy: string }));
+    expect(err.codeName).toBe(status[code]);
+    expect(err.message).toMatch(message);
+  });
+
+  it('rejects an empty or oversized batch', async () => {
+    expect((await failure(stack.client.checkLimits({ checks: [] }))).message).toMatch(/^checks: must hold at least one/);
+    const many = Array.from({ length: 101 }, () => ({ policy: 'ai', userId: 'u', ip: '', cost: undefined, dryRun: false, recordActivity: '', sessionId: '' }));
+    expect((await failure(stack.client.checkLimits({ checks: many }))).message).toMatch(/^checks: holds 101 checks; at most 100/);
+  });
+
+  it('answers UNIMPLEMENTED (not UNKNOWN) for services not built yet', async () => {
+    const { TrackingServiceClient } = await import('@floodgate/client');
+    const { credentials } = await import('@grpc/grpc-js');
+    const c = new TrackingServiceClient(`127.0.0.1:${stack.grpc.port}`, credentials.createInsecure());
+    const code = await new Promise<number>((resolve) =>
+      c.getUserStats({ userId: 'u' }, (err) => resolve(err?.code ?? status.OK)),
+    );
+    c.close();
+    expect(code).toBe(status.UNIMPLEMENTED);
+  });
+});

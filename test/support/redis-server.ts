@@ -1,0 +1,70 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** A throwaway redis-server on a loopback port: no persistence, its own temp dir. */
+export class RedisServer {
+  private constructor(
+    readonly port: number,
+    private readonly proc: ChildProcess,
+    private readonly dir: string,
+  ) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  static async start(port?: number, extraArgs: string[] = []): Promise<RedisServer> {
+    const p = port ?? (await freePort());
+    const dir = mkdtempSync(join(tmpdir(), 'fg-redis-'));
+    const proc = spawn(
+      'redis-server',
+      ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs],
+      { stdio: 'ignore' },
+    );
+    const server = new RedisServer(p, proc, dir);
+    await server.waitReady();
+    return server;
+  }
+
+  async waitReady(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const c = new Redis({ port: this.port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      c.on('error', () => {});
+      try {
+        await c.connect();
+        await c.ping();
+        return;
+      } catch (err) {
+        if (Date.now() > deadline) throw new Error(`redis-server on ${this.port} did not start: ${(err as Error).message}`);
+        await new Promise((r) => setTimeout(r, 50));
+      } finally {
+        c.disconnect();
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.proc.exitCode === null) {
+      const exited = new Promise((r) => this.proc.once('exit', r));
+      this.proc.kill('SIGKILL');
+      await exited;
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

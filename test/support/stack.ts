@@ -1,0 +1,108 @@
+import { createClient, type FloodgateClient } from '@floodgate/client';
+import { pino } from 'pino';
+import { Redis } from 'ioredis';
+import { ManualClock } from '../../server/src/clock.js';
+import { startGrpcServer, type GrpcServer } from '../../server/src/grpc/server.js';
+import { RateLimiter } from '../../server/src/limiter/rate-limiter.js';
+import { IpAllowlist } from '../../server/src/net/ip.js';
+import { DEFAULT_POLICIES, type Policy } from '../../server/src/policy/policy.js';
+import { StaticPolicySource } from '../../server/src/policy/policy-source.js';
+import { KeySpace } from '../../server/src/store/keys.js';
+import { MemoryStore } from '../../server/src/store/memory-store.js';
+import { RedisStore } from '../../server/src/store/redis-store.js';
+import type { Store } from '../../server/src/store/store.js';
+
+export type StoreName = 'memory' | 'redis';
+
+export const silentLog = pino({ level: 'silent' });
+
+/** A unique key prefix per test, so tests sharing one Redis never see each other's keys. */
+export function uniquePrefix(): string {
+  return `t${Math.random().toString(36).slice(2, 10)}:`;
+}
+
+export async function openStore(name: StoreName, clock: ManualClock, redisUrl: string): Promise<Store> {
+  if (name === 'memory') return new MemoryStore(clock);
+  return RedisStore.connect({ url: redisUrl, commandTimeoutMs: 2_000, connectTimeoutMs: 5_000 });
+}
+
+export interface LimiterStack {
+  clock: ManualClock;
+  store: Store;
+  keys: KeySpace;
+  limiter: RateLimiter;
+  close(): Promise<void>;
+}
+
+export async function limiterStack(
+  name: StoreName,
+  redisUrl: string,
+  opts: { policies?: readonly Policy[]; allowlist?: string[] } = {},
+): Promise<LimiterStack> {
+  const clock = new ManualClock();
+  const store = await openStore(name, clock, redisUrl);
+  const keys = new KeySpace(uniquePrefix());
+  const limiter = new RateLimiter({
+    store,
+    policies: new StaticPolicySource(opts.policies ?? DEFAULT_POLICIES),
+    keys,
+    clock,
+    allowlist: new IpAllowlist(opts.allowlist ?? []),
+    maxBatch: 100,
+  });
+  return { clock, store, keys, limiter, close: () => store.close() };
+}
+
+/** The limiter behind a real gRPC server on loopback, and a client for it. */
+export async function grpcStack(
+  name: StoreName,
+  redisUrl: string,
+  opts: { policies?: readonly Policy[]; allowlist?: string[] } = {},
+): Promise<LimiterStack & { grpc: GrpcServer; client: FloodgateClient }> {
+  const stack = await limiterStack(name, redisUrl, opts);
+  const grpc = await startGrpcServer({ host: '127.0.0.1', port: 0, limiter: stack.limiter, log: silentLog });
+  const client = createClient({ address: `127.0.0.1:${grpc.port}`, deadlineMs: 5_000 });
+  return {
+    ...stack,
+    grpc,
+    client,
+    close: async () => {
+      client.close();
+      grpc.server.forceShutdown();
+      await stack.close();
+    },
+  };
+}
+
+/** Every key under a prefix with its PTTL (-1: no TTL). */
+export async function keysWithTtl(redisUrl: string, prefix: string): Promise<Map<string, number>> {
+  const redis = new Redis(redisUrl);
+  try {
+    const out = new Map<string, number>();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      for (const k of keys) out.set(k, await redis.pttl(k));
+    } while (cursor !== '0');
+    return out;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export function policy(overrides: Partial<Policy> & { name: string }): Policy {
+  const limit = overrides.limit ?? 5;
+  return {
+    limit,
+    windowMs: 60_000,
+    algorithm: 'sliding_log',
+    scopes: ['user', 'ip'],
+    ipLimit: overrides.ipLimit ?? limit,
+    burst: overrides.burst ?? limit,
+    shadow: false,
+    failureMode: 'local',
+    description: '',
+    ...overrides,
+  };
+}
