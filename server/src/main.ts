@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+import { Admin } from './admin/admin.js';
+import { AdminAuth } from './admin/admin-auth.js';
 import { ConfigError, loadConfig, type Config } from './config/env.js';
 import { systemClock } from './clock.js';
 import { startGrpcServer, setServing } from './grpc/server.js';
@@ -11,6 +13,9 @@ import { KeySpace } from './store/keys.js';
 import { MemoryStore } from './store/memory-store.js';
 import { RedisStore } from './store/redis-store.js';
 import type { Store } from './store/store.js';
+import { TrackingCleanup } from './tracking/cleanup.js';
+import { openTracking } from './tracking/open-tracking.js';
+import { Tracker } from './tracking/tracker.js';
 
 /** Wiring: the one place that knows every part. */
 async function main(): Promise<void> {
@@ -25,15 +30,20 @@ async function main(): Promise<void> {
   }
   const log = createLogger(config.logLevel);
   const store = await openStore(config, log);
-  const limiter = new RateLimiter({
-    store,
-    policies: new StaticPolicySource(DEFAULT_POLICIES),
-    keys: new KeySpace(config.keyPrefix),
-    clock: systemClock,
-    allowlist,
-    maxBatch: 1000,
+  const keys = new KeySpace(config.keyPrefix);
+  const policies = new StaticPolicySource(DEFAULT_POLICIES);
+  const { tracking, storeAdmin } = openTracking(store, keys, systemClock);
+  const tracker = new Tracker(tracking, systemClock);
+  const limiter = new RateLimiter({ store, policies, keys, clock: systemClock, allowlist, maxBatch: 1000, tracker });
+  const admin = new Admin({ tracker, tracking, limiter, policies, keys, store: storeAdmin, clock: systemClock });
+  const adminAuth = new AdminAuth(config.adminTokens);
+  if (!adminAuth.enabled) log.warn('no ADMIN_TOKENS or ADMIN_TOKENS_FILE: the admin API is disabled (every call UNAUTHENTICATED)');
+  const cleanup = new TrackingCleanup(tracking, systemClock, log, {
+    intervalMs: config.trackingCleanupIntervalMs,
+    lockTtlMs: Math.min(config.trackingCleanupIntervalMs, 5 * 60_000),
   });
-  const grpc = await startGrpcServer({ host: config.grpcHost, port: config.grpcPort, limiter, log });
+  cleanup.start();
+  const grpc = await startGrpcServer({ host: config.grpcHost, port: config.grpcPort, limiter, tracker, admin, adminAuth, log });
   log.info({ port: grpc.port, store: store.kind }, `gRPC listening on ${config.grpcHost}:${grpc.port}`);
 
   let stopping = false;
@@ -42,6 +52,7 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal }, 'shutting down');
     setServing(grpc.health, false);
+    cleanup.stop();
     grpc.server.tryShutdown(async () => {
       await store.close();
       log.info('stopped');

@@ -79,8 +79,49 @@ describe('RateLimitService over gRPC', () => {
     expect((await failure(stack.client.checkLimits({ checks: many }))).message).toMatch(/^checks: holds 101 checks; at most 100/);
   });
 
-  it('answers UNIMPLEMENTED (not UNKNOWN) for services not built yet', async () => {
-    const err = await failure(stack.client.getUserStats({ userId: 'u' }));
-    expect(err.codeName).toBe('UNIMPLEMENTED');
+});
+
+describe('TrackingService over gRPC', () => {
+  it('records activity and answers GetUserStats', async () => {
+    expect(await stack.client.recordActivity({ userId: 'tracked', activity: 'ai', ip: '203.0.113.4', sessionId: 'web-1' })).toEqual({
+      buffered: false,
+    });
+    await stack.client.checkLimit({ policy: 'ai', userId: 'tracked', recordActivity: 'tts', sessionId: 'web-1' });
+    const r = await stack.client.getUserStats({ userId: 'tracked' });
+    expect(r.found).toBe(true);
+    expect(r.stats).toMatchObject({
+      userId: 'tracked',
+      totalRequests: 2,
+      sessionCount: 1,
+      currentSessionId: 'web-1',
+      lastIp: '203.0.113.4',
+      suspension: { suspended: false },
+      peakMinute: { requests: 2 },
+    });
+    expect(r.stats!.activities.map((a) => a.activity).sort()).toEqual(['ai', 'tts']);
+    expect(await stack.client.getUserStats({ userId: 'stranger' })).toEqual({ stats: undefined, found: false });
+  });
+
+  const bad: Array<[string, Record<string, unknown>, RegExp]> = [
+    ['missing user', { activity: 'ai' }, /^user_id: must not be empty/],
+    ['missing activity', { userId: 'u' }, /^activity: must not be empty/],
+    ['long activity', { userId: 'u', activity: 'a'.repeat(65) }, /^activity: must be at most 64 bytes/],
+    ['bad ip', { userId: 'u', activity: 'ai', ip: 'nope' }, /^ip: /],
+    ['control chars in session', { userId: 'u', activity: 'ai', sessionId: 'a\u0000' }, /^session_id: must not contain control/],
+    ['event too old', { userId: 'u', activity: 'ai', atMs: 1 }, /^at_ms: is more than 7 days in the past/],
+    ['event in the future', { userId: 'u', activity: 'ai', atMs: Date.UTC(2030, 0, 1) }, /^at_ms: is more than 60000 ms in the future/],
+  ];
+  it.each(bad)('rejects RecordActivity with %s as INVALID_ARGUMENT naming the field', async (_name, req, message) => {
+    const err = await failure(stack.client.recordActivity(req));
+    expect(err.codeName).toBe('INVALID_ARGUMENT');
+    expect(err.message).toMatch(message);
+  });
+
+  it('rejects record_activity without a user, and session_id without record_activity', async () => {
+    const noUser = await failure(stack.client.checkLimit({ policy: 'ai', ip: '203.0.113.4', recordActivity: 'ai' }));
+    expect(noUser.message).toMatch(/^record_activity: needs user_id/);
+    const noActivity = await failure(stack.client.checkLimit({ policy: 'ai', userId: 'u', sessionId: 's' }));
+    expect(noActivity.message).toMatch(/^session_id: applies only with record_activity/);
+    expect((await failure(stack.client.getUserStats({ userId: '' }))).message).toMatch(/^user_id: must not be empty/);
   });
 });

@@ -11,6 +11,12 @@ import { KeySpace } from '../../server/src/store/keys.js';
 import { MemoryStore } from '../../server/src/store/memory-store.js';
 import { RedisStore } from '../../server/src/store/redis-store.js';
 import type { Store } from '../../server/src/store/store.js';
+import { Admin } from '../../server/src/admin/admin.js';
+import { AdminAuth } from '../../server/src/admin/admin-auth.js';
+import type { StoreAdmin } from '../../server/src/admin/store-admin.js';
+import { openTracking } from '../../server/src/tracking/open-tracking.js';
+import { Tracker } from '../../server/src/tracking/tracker.js';
+import type { TrackingStore } from '../../server/src/tracking/tracking-store.js';
 
 export type StoreName = 'memory' | 'redis';
 
@@ -26,11 +32,18 @@ export async function openStore(name: StoreName, clock: ManualClock, redisUrl: s
   return RedisStore.connect({ url: redisUrl, commandTimeoutMs: 2_000, connectTimeoutMs: 5_000 });
 }
 
+/** The admin token of grpcStack's server and client. */
+export const ADMIN_TOKEN = 'test-admin-token';
+
 export interface LimiterStack {
   clock: ManualClock;
   store: Store;
   keys: KeySpace;
   limiter: RateLimiter;
+  tracking: TrackingStore;
+  storeAdmin: StoreAdmin;
+  tracker: Tracker;
+  admin: Admin;
   close(): Promise<void>;
 }
 
@@ -42,15 +55,20 @@ export async function limiterStack(
   const clock = new ManualClock();
   const store = await openStore(name, clock, redisUrl);
   const keys = new KeySpace(uniquePrefix());
+  const policies = new StaticPolicySource(opts.policies ?? DEFAULT_POLICIES);
+  const { tracking, storeAdmin } = openTracking(store, keys, clock);
+  const tracker = new Tracker(tracking, clock);
   const limiter = new RateLimiter({
     store,
-    policies: new StaticPolicySource(opts.policies ?? DEFAULT_POLICIES),
+    policies,
     keys,
     clock,
     allowlist: new IpAllowlist(opts.allowlist ?? []),
     maxBatch: 100,
+    tracker,
   });
-  return { clock, store, keys, limiter, close: () => store.close() };
+  const admin = new Admin({ tracker, tracking, limiter, policies, keys, store: storeAdmin, clock });
+  return { clock, store, keys, limiter, tracking, storeAdmin, tracker, admin, close: () => store.close() };
 }
 
 /** The limiter behind a real gRPC server on loopback, and a client for it. */
@@ -60,8 +78,16 @@ export async function grpcStack(
   opts: { policies?: readonly Policy[]; allowlist?: string[] } = {},
 ): Promise<LimiterStack & { grpc: GrpcServer; client: FloodgateClient }> {
   const stack = await limiterStack(name, redisUrl, opts);
-  const grpc = await startGrpcServer({ host: '127.0.0.1', port: 0, limiter: stack.limiter, log: silentLog });
-  const client = createClient({ address: `127.0.0.1:${grpc.port}`, deadlineMs: 5_000 });
+  const grpc = await startGrpcServer({
+    host: '127.0.0.1',
+    port: 0,
+    limiter: stack.limiter,
+    tracker: stack.tracker,
+    admin: stack.admin,
+    adminAuth: new AdminAuth([ADMIN_TOKEN]),
+    log: silentLog,
+  });
+  const client = createClient({ address: `127.0.0.1:${grpc.port}`, token: ADMIN_TOKEN, deadlineMs: 5_000 });
   return {
     ...stack,
     grpc,

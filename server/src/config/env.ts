@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+
 /**
  * Configuration from environment variables, validated once at start. A bad value throws a
  * ConfigError naming the variable; main() prints it and exits non-zero.
@@ -22,6 +24,9 @@ export interface Config {
   ipAllowlist: string[];
   policiesFile: string | undefined;
   logLevel: string;
+  /** Admin bearer tokens from ADMIN_TOKENS and ADMIN_TOKENS_FILE; none: the admin API is disabled. */
+  adminTokens: string[];
+  trackingCleanupIntervalMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -72,5 +77,31 @@ export function loadConfig(env: Env = process.env): Config {
     ipAllowlist: list(env, 'IP_ALLOWLIST'),
     policiesFile: str(env, 'POLICIES_FILE'),
     logLevel,
+    adminTokens: adminTokens(env),
+    trackingCleanupIntervalMs: int(env, 'TRACKING_CLEANUP_INTERVAL_MS', 3_600_000, 1_000, 86_400_000),
   };
+}
+
+/** Tokens from the list and the file (one per line; blank lines and `#` comments skipped). */
+function adminTokens(env: Env): string[] {
+  const tokens = noSpaces('ADMIN_TOKENS', list(env, 'ADMIN_TOKENS'));
+  const file = str(env, 'ADMIN_TOKENS_FILE');
+  if (file === undefined) return tokens;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError('ADMIN_TOKENS_FILE', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const fromFile = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+  if (fromFile.length === 0) throw new ConfigError('ADMIN_TOKENS_FILE', `${file} holds no token`);
+  return [...tokens, ...noSpaces('ADMIN_TOKENS_FILE', fromFile)];
+}
+
+function noSpaces(name: string, tokens: string[]): string[] {
+  if (tokens.some((t) => /\s/.test(t))) throw new ConfigError(name, 'a token must not contain white space');
+  return tokens;
 }

@@ -1,18 +1,23 @@
 import { fileURLToPath } from 'node:url';
-import { RateLimitServiceService } from '@floodgate/client';
+import { AdminServiceService, RateLimitServiceService, TrackingServiceService } from '@floodgate/client';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
+import type { Admin } from '../admin/admin.js';
+import type { AdminAuth } from '../admin/admin-auth.js';
 import type { RateLimiter } from '../limiter/rate-limiter.js';
 import type { Logger } from '../log.js';
+import type { Tracker } from '../tracking/tracker.js';
+import { adminService } from './admin-service.js';
 import { rateLimitService } from './ratelimit-service.js';
+import { trackingService } from './tracking-service.js';
 
 /** The proto tree, beside server/ in the repo and in the image. */
 export const PROTO_DIR = fileURLToPath(new URL('../../../proto', import.meta.url));
 const PROTO_FILES = ['floodgate/v1/ratelimit.proto', 'floodgate/v1/tracking.proto', 'floodgate/v1/admin.proto'];
 
-export const SERVICE_NAMES = ['floodgate.v1.RateLimitService'] as const;
+export const SERVICE_NAMES = ['floodgate.v1.RateLimitService', 'floodgate.v1.TrackingService', 'floodgate.v1.AdminService'] as const;
 
 export interface GrpcServer {
   server: Server;
@@ -24,10 +29,15 @@ export async function startGrpcServer(opts: {
   host: string;
   port: number;
   limiter: RateLimiter;
+  tracker: Tracker;
+  admin: Admin;
+  adminAuth: AdminAuth;
   log: Logger;
 }): Promise<GrpcServer> {
   const server = new Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
   server.addService(RateLimitServiceService, rateLimitService(opts.limiter, opts.log));
+  server.addService(TrackingServiceService, trackingService(opts.tracker, opts.log));
+  server.addService(AdminServiceService, adminService(opts.admin, opts.adminAuth, opts.log));
 
   const health = new HealthImplementation({ '': 'SERVING', ...Object.fromEntries(SERVICE_NAMES.map((s) => [s, 'SERVING'])) });
   health.addToServer(server);

@@ -16,8 +16,10 @@ import type { IpAllowlist } from '../net/ip.js';
 import { limitFor, POLICY_NAME, type Policy, type ScopeName } from '../policy/policy.js';
 import type { PolicySource } from '../policy/policy-source.js';
 import type { KeySpace } from '../store/keys.js';
+import type { Tracker } from '../tracking/tracker.js';
 import type { LimitCall, Store } from '../store/store.js';
 import { validSubject, type Subject } from '../validation.js';
+import type { ActivityEvent } from '../tracking/tracking-store.js';
 import type { LimitOutcome, Mode } from './algorithm.js';
 import { algorithmFor } from './algorithms.js';
 
@@ -28,6 +30,8 @@ export interface RateLimiterDeps {
   clock: Clock;
   allowlist: IpAllowlist;
   maxBatch: number;
+  /** Records `record_activity` of allowed checks; without it such checks are INVALID_ARGUMENT. */
+  tracker?: Pick<Tracker, 'event' | 'record'>;
 }
 
 interface Target {
@@ -54,14 +58,24 @@ export class RateLimiter {
     const subject = validSubject(req.userId, req.ip);
     const targets = this.targets(policy, subject);
     const cost = validCost(req.cost, policy, targets);
+    const activity = this.activity(req, subject);
     const base = { policy: policy.name, degraded: false, shadow: policy.shadow };
-    if (subject.ip !== undefined && this.deps.allowlist.has(subject.ip)) {
+    const now = this.deps.clock.now();
+    const allowlisted = subject.ip !== undefined && this.deps.allowlist.has(subject.ip);
+
+    // A suspended user is denied even where the user key is not counted (allowlisted IP, IP-only policy).
+    if (subject.userId !== undefined && (allowlisted || !policy.scopes.includes('user'))) {
+      const userTarget = { scope: 'user' as const, id: subject.userId, limit: limitFor(policy, 'user') };
+      const [peek] = await this.deps.store.limit(this.calls(policy, [userTarget], 0, 'peek'), now);
+      if (peek!.blocked) return { ...base, allowed: false, wouldAllow: false, reason: Reason.REASON_SUSPENDED, statuses: [] };
+    }
+    if (allowlisted) {
+      if (activity && !req.dryRun) await this.deps.tracker!.record(activity);
       return { ...base, allowed: true, wouldAllow: true, reason: Reason.REASON_ALLOWLISTED, statuses: [] };
     }
 
     const mode: Mode = req.dryRun ? 'peek' : 'consume';
     const calls = this.calls(policy, targets, cost, mode);
-    const now = this.deps.clock.now();
     const outcomes = await this.deps.store.limit(calls, now);
 
     const blocked = outcomes.some((o) => o.blocked);
@@ -73,7 +87,23 @@ export class RateLimiter {
     }
     const statuses = outcomes.map((o, i) => toStatus(policy, targets[i]!, refunded.has(i) ? restore(o, cost) : o));
     const reason = blocked ? Reason.REASON_SUSPENDED : allowed ? Reason.REASON_OK : Reason.REASON_OVER_LIMIT;
-    return { ...base, allowed: allowed || (policy.shadow && !blocked), wouldAllow: allowed, reason, statuses };
+    const admitted = allowed || (policy.shadow && !blocked);
+    if (activity && admitted && mode === 'consume') await this.deps.tracker!.record(activity);
+    return { ...base, allowed: admitted, wouldAllow: allowed, reason, statuses };
+  }
+
+  /** The activity to record with this check (validated before anything is counted). */
+  private activity(req: CheckLimitRequest, subject: Subject): ActivityEvent | undefined {
+    if (req.recordActivity === '') {
+      if (req.sessionId !== '') throw FloodgateError.invalid('session_id', 'applies only with record_activity');
+      return undefined;
+    }
+    if (!this.deps.tracker) throw FloodgateError.invalid('record_activity', 'activity tracking is not enabled on this server');
+    if (subject.userId === undefined) throw FloodgateError.invalid('record_activity', 'needs user_id');
+    return this.deps.tracker.event(
+      { userId: subject.userId, activity: req.recordActivity, ip: subject.ip ?? '', sessionId: req.sessionId, atMs: 0 },
+      'record_activity',
+    );
   }
 
   /** Each check answered on its own; all of them in flight together so Redis sees one pipeline. */
@@ -117,7 +147,8 @@ export class RateLimiter {
     };
   }
 
-  private policy(name: string): Policy {
+  /** The named policy; INVALID_ARGUMENT for a malformed name, NOT_FOUND for an unknown one. */
+  policy(name: string): Policy {
     if (name === '') throw FloodgateError.invalid('policy', 'is required');
     if (!POLICY_NAME.test(name)) throw FloodgateError.invalid('policy', `"${name.slice(0, 64)}" is not a valid policy name`);
     const policy = this.deps.policies.get(name);

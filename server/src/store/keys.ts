@@ -22,6 +22,35 @@ export class KeySpace {
   block(scope: ScopeName, id: string): string {
     return `${this.prefix}${this.subjectTag(scope, id)}:blk`;
   }
+
+  /** A user's tracking hash: first/last seen, totals, per-activity counts, busiest minute. */
+  trackUser(id: string): string {
+    return `${this.prefix}${this.subjectTag('user', id)}:tr`;
+  }
+
+  /** A user's current session (id, start, last activity). */
+  trackSession(id: string): string {
+    return `${this.prefix}${this.subjectTag('user', id)}:tr:s`;
+  }
+
+  /** A user's counts of one UTC day (YYYY-MM-DD). */
+  trackDay(id: string, date: string): string {
+    return `${this.prefix}${this.subjectTag('user', id)}:tr:d:${date}`;
+  }
+
+  /**
+   * Global tracking indexes, all under one tag so the index script and the cleanup are atomic:
+   * `users` (by last activity), `top` (by requests), `susp` (suspended, by expiry),
+   * `ph:<hour start>` / `pd:<day start>` (concurrency peaks), `lock:cleanup`.
+   */
+  trackIndex(name: string): string {
+    return `${this.prefix}{trk}:${name}`;
+  }
+
+  /** Per-day global counters (`dau` HyperLogLog, `act` requests per activity), one tag per day. */
+  trackDaily(date: string, name: 'dau' | 'act'): string {
+    return `${this.prefix}{trk:${date}}:${name}`;
+  }
 }
 
 export function escapeId(id: string): string {

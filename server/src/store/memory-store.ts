@@ -66,6 +66,13 @@ export class MemoryStore implements Store {
     return entry.value;
   }
 
+  /** Deletes the key; true when it held a live value. */
+  delete(key: string, now: number): boolean {
+    const existed = this.get(key, now) !== undefined;
+    this.data.delete(key);
+    return existed;
+  }
+
   /** Stores `value` until `expiresAt` (Infinity: permanent); undefined deletes. */
   put(key: string, value: unknown, expiresAt: number): void {
     this.data.delete(key);

@@ -96,7 +96,9 @@ export class RedisStore implements Store {
   }
 }
 
-function storeError(err: unknown): FloodgateError {
+/** Any failure talking to Redis, as the one error type: UNAVAILABLE. */
+export function storeError(err: unknown): FloodgateError {
+  if (err instanceof FloodgateError) return err;
   return FloodgateError.unavailable(`store unavailable: ${(err as Error).message}`);
 }
 

@@ -1,0 +1,284 @@
+import type { Clock } from '../clock.js';
+import type { KeySpace } from '../store/keys.js';
+import type { MemoryStore } from '../store/memory-store.js';
+import { activeSuspension, retained, TOP_INDEX_MAX } from './redis-tracking-store.js';
+import {
+  CONCURRENCY_WINDOW_MS,
+  DAY_MS,
+  GLOBAL_TTL_MS,
+  HOUR_MS,
+  MINUTE_MS,
+  RETENTION_MS,
+  SESSION_GAP_MS,
+  byRecency,
+  compareIds,
+  floorTo,
+  isAfter,
+  lastDates,
+  userKeys,
+  utcDate,
+  type ActivityEvent,
+  type Cursor,
+  type DayTotals,
+  type Peak,
+  type SuspensionState,
+  type TrackingStore,
+  type UserRecord,
+  type UserSummary,
+} from './tracking-store.js';
+
+interface UserHash {
+  first: number;
+  last: number;
+  total: number;
+  sessions: number;
+  ip: string;
+  peakMin: number;
+  peakReq: number;
+  curMin: number;
+  curReq: number;
+  activities: Record<string, number>;
+}
+interface Session {
+  id: string;
+  start: number;
+  last: number;
+}
+interface Day {
+  total: number;
+  activities: Record<string, number>;
+}
+type Index = Map<string, number>;
+
+/** Most users the in-process indexes hold; past it the least recently active are dropped. */
+export const MEMORY_MAX_USERS = 100_000;
+
+/**
+ * Tracking on the in-process memory store: the same keys, expiries and rules as the Redis
+ * scripts, on the memory store's bounded, expiring map.
+ */
+export class MemoryTrackingStore implements TrackingStore {
+  constructor(
+    private readonly store: MemoryStore,
+    private readonly keys: KeySpace,
+    private readonly clock: Clock,
+    private readonly maxUsers = MEMORY_MAX_USERS,
+  ) {}
+
+  async record(e: ActivityEvent, freshSessionId: string, now: number): Promise<void> {
+    const k = this.keys;
+    const date = utcDate(e.at);
+    const h = this.get<UserHash>(k.trackUser(e.userId), now) ?? emptyUser();
+    const s = this.get<Session>(k.trackSession(e.userId), now);
+
+    let continues = s !== undefined && e.at - s.last <= SESSION_GAP_MS;
+    let sid = e.sessionId;
+    if (sid !== '') continues = continues && sid === s!.id;
+    else sid = continues ? s!.id : freshSessionId;
+    const session = continues ? { ...s!, last: Math.max(s!.last, e.at) } : { id: sid, start: e.at, last: e.at };
+    if (!continues) h.sessions++;
+    // Alive at exactly one gap after the last activity: a gap of exactly 1 h continues the session.
+    this.store.put(k.trackSession(e.userId), session, now + SESSION_GAP_MS + 1);
+
+    if (h.first === 0 || e.at < h.first) h.first = e.at;
+    if (e.at >= h.last) {
+      h.last = e.at;
+      if (e.ip !== '') h.ip = e.ip;
+    }
+    h.total++;
+    bump(h.activities, e.activity);
+    const minute = floorTo(e.at, MINUTE_MS);
+    if (minute >= h.curMin) {
+      h.curReq = minute === h.curMin ? h.curReq + 1 : 1;
+      h.curMin = minute;
+      if (h.curReq > h.peakReq) [h.peakMin, h.peakReq] = [h.curMin, h.curReq];
+    }
+    this.store.put(k.trackUser(e.userId), h, now + RETENTION_MS);
+    const day = this.get<Day>(k.trackDay(e.userId, date), now) ?? { total: 0, activities: {} };
+    day.total++;
+    bump(day.activities, e.activity);
+    this.store.put(k.trackDay(e.userId, date), day, now + RETENTION_MS);
+
+    const users = this.index('users', now);
+    if (!(e.at <= (users.get(e.userId) ?? -Infinity))) users.set(e.userId, e.at);
+    const top = this.index('top', now);
+    top.set(e.userId, (top.get(e.userId) ?? 0) + 1);
+    this.capUsers(users, top);
+    this.store.put(k.trackIndex('users'), users, now + GLOBAL_TTL_MS);
+    this.store.put(k.trackIndex('top'), top, now + GLOBAL_TTL_MS);
+    let active = 0;
+    for (const last of users.values()) if (last > e.at - CONCURRENCY_WINDOW_MS) active++;
+    for (const key of [k.trackIndex(`ph:${floorTo(e.at, HOUR_MS)}`), k.trackIndex(`pd:${floorTo(e.at, DAY_MS)}`)]) {
+      const best = this.get<{ users: number; at: number }>(key, now);
+      this.store.put(key, best && best.users >= active ? best : { users: active, at: e.at }, now + GLOBAL_TTL_MS);
+    }
+
+    const dau = this.get<Set<string>>(k.trackDaily(date, 'dau'), now) ?? new Set<string>();
+    if (dau.size < this.maxUsers) dau.add(e.userId);
+    this.store.put(k.trackDaily(date, 'dau'), dau, now + GLOBAL_TTL_MS);
+    const act = this.get<Record<string, number>>(k.trackDaily(date, 'act'), now) ?? {};
+    bump(act, e.activity);
+    this.store.put(k.trackDaily(date, 'act'), act, now + GLOBAL_TTL_MS);
+  }
+
+  async user(userId: string, now: number): Promise<UserRecord | undefined> {
+    const h = this.get<UserHash>(this.keys.trackUser(userId), now);
+    if (!h || !retained(h.last, now)) return undefined;
+    const s = this.get<Session>(this.keys.trackSession(userId), now);
+    return {
+      first: h.first,
+      last: h.last,
+      total: h.total,
+      sessions: h.sessions,
+      lastIp: h.ip,
+      peakMinute: h.peakMin,
+      peakRequests: h.peakReq,
+      activities: { ...h.activities },
+      session: s && now - s.last <= SESSION_GAP_MS ? { ...s } : undefined,
+      days: lastDates(now, 7).flatMap((date) => {
+        const d = this.get<Day>(this.keys.trackDay(userId, date), now);
+        return d ? [{ date, total: d.total, activities: { ...d.activities } }] : [];
+      }),
+    };
+  }
+
+  async summaries(userIds: readonly string[], now: number): Promise<Array<UserSummary | undefined>> {
+    return userIds.map((userId) => {
+      const h = this.get<UserHash>(this.keys.trackUser(userId), now);
+      return h && retained(h.last, now) ? { userId, first: h.first, last: h.last, total: h.total, sessions: h.sessions } : undefined;
+    });
+  }
+
+  async recentUsers(after: Cursor | undefined, count: number, since: number): Promise<Cursor[]> {
+    return [...this.peekIndex('users')]
+      .map(([userId, last]) => ({ userId, last }))
+      .filter((c) => c.last > since && isAfter(c, after))
+      .sort(byRecency)
+      .slice(0, count);
+  }
+
+  async countActive(since: number): Promise<number> {
+    let n = 0;
+    for (const last of this.peekIndex('users').values()) if (last > since) n++;
+    return n;
+  }
+
+  async topUsers(count: number): Promise<string[]> {
+    return [...this.peekIndex('top')]
+      .sort(([a, x], [b, y]) => y - x || compareIds(b, a))
+      .slice(0, count)
+      .map(([id]) => id);
+  }
+
+  async days(dates: readonly string[]): Promise<DayTotals[]> {
+    const now = this.now();
+    return dates.map((date) => ({
+      date,
+      activeUsers: this.get<Set<string>>(this.keys.trackDaily(date, 'dau'), now)?.size ?? 0,
+      activities: { ...this.get<Record<string, number>>(this.keys.trackDaily(date, 'act'), now) },
+    }));
+  }
+
+  async peaks(kind: 'hour' | 'day', periodStarts: readonly number[]): Promise<Array<Peak | undefined>> {
+    const tag = kind === 'hour' ? 'ph' : 'pd';
+    return periodStarts.map((periodStart) => {
+      const p = this.get<{ users: number; at: number }>(this.keys.trackIndex(`${tag}:${periodStart}`), this.now());
+      return p && { periodStart, ...p };
+    });
+  }
+
+  async suspension(userId: string, now: number): Promise<SuspensionState | undefined> {
+    const s = this.get<SuspensionState>(this.keys.block('user', userId), now);
+    return s && activeSuspension(s, now);
+  }
+
+  async suspendedUsers(now: number): Promise<string[]> {
+    return [...this.index('susp', now)]
+      .filter(([, until]) => until > now)
+      .sort(([a, x], [b, y]) => x - y || compareIds(a, b))
+      .map(([id]) => id);
+  }
+
+  async setSuspension(userId: string, state: SuspensionState | undefined, now: number): Promise<void> {
+    const susp = this.index('susp', now);
+    this.store.put(this.keys.block('user', userId), state, state?.until ? state.until : Infinity);
+    if (state) susp.set(userId, state.until || Infinity);
+    else susp.delete(userId);
+    for (const [id, until] of susp) if (until <= now) susp.delete(id);
+    this.store.put(this.keys.trackIndex('susp'), susp.size ? susp : undefined, Math.max(...susp.values()));
+  }
+
+  async resetUser(userId: string, now: number): Promise<number> {
+    const k = this.keys;
+    const perUser = userKeys(k, userId, now);
+    const deleted = perUser.filter((key) => this.store.delete(key, now)).length;
+    this.peekIndex('users').delete(userId);
+    this.peekIndex('top').delete(userId);
+    return deleted;
+  }
+
+  async trimIndexes(now: number): Promise<number> {
+    const users = this.peekIndex('users');
+    const top = this.peekIndex('top');
+    const susp = this.peekIndex('susp');
+    const before = users.size + top.size + susp.size;
+    for (const [id, last] of users) if (last <= now - RETENTION_MS) users.delete(id);
+    for (const [id, until] of susp) if (until <= now) susp.delete(id);
+    if (top.size > TOP_INDEX_MAX) {
+      const kept = [...top].sort(([, x], [, y]) => y - x).slice(0, TOP_INDEX_MAX);
+      top.clear();
+      for (const [id, n] of kept) top.set(id, n);
+    }
+    for (const id of top.keys()) if (!users.has(id)) top.delete(id);
+    return before - users.size - top.size - susp.size;
+  }
+
+  async tryLock(name: string, token: string, ttlMs: number, now: number): Promise<boolean> {
+    const key = this.keys.trackIndex(`lock:${name}`);
+    if (this.store.get(key, now) !== undefined) return false;
+    this.store.put(key, token, now + ttlMs);
+    return true;
+  }
+
+  async unlock(name: string, token: string, now: number): Promise<boolean> {
+    const key = this.keys.trackIndex(`lock:${name}`);
+    const held = this.store.get(key, now) === token;
+    if (held) this.store.delete(key, now);
+    return held;
+  }
+
+  private get<T>(key: string, now: number): T | undefined {
+    return this.store.get(key, now) as T | undefined;
+  }
+
+  /** An index to write: the stored map, or a new one. */
+  private index(name: string, now: number): Index {
+    return this.get<Index>(this.keys.trackIndex(name), now) ?? new Map();
+  }
+
+  /** An index to read or trim in place (an expired one reads as empty). */
+  private peekIndex(name: string): Index {
+    return this.index(name, this.now());
+  }
+
+  private now(): number {
+    return this.clock.now();
+  }
+
+  private capUsers(users: Index, top: Index): void {
+    if (users.size <= this.maxUsers) return;
+    const oldest = [...users].sort(([, a], [, b]) => a - b).slice(0, users.size - this.maxUsers + Math.ceil(this.maxUsers / 10));
+    for (const [id] of oldest) {
+      users.delete(id);
+      top.delete(id);
+    }
+  }
+}
+
+function emptyUser(): UserHash {
+  return { first: 0, last: 0, total: 0, sessions: 0, ip: '', peakMin: 0, peakReq: 0, curMin: 0, curReq: 0, activities: {} };
+}
+
+function bump(counts: Record<string, number>, name: string): void {
+  counts[name] = (counts[name] ?? 0) + 1;
+}
