@@ -1,7 +1,8 @@
-import { createClient, FloodgateError, Reason, type FloodgateClient } from '@floodgate/client';
+import { createClient, Reason, type FloodgateClient } from '@floodgate/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startGrpcServer, type GrpcServer } from '../../server/src/grpc/server.js';
 import { AdminAuth } from '../../server/src/admin/admin-auth.js';
+import { failure } from '../support/failure.js';
 import { grpcStack, silentLog } from '../support/stack.js';
 
 const redisUrl = inject('redisUrl');
@@ -11,15 +12,6 @@ beforeAll(async () => {
   stack = await grpcStack('redis', redisUrl);
 });
 afterAll(() => stack.close());
-
-async function failure(p: Promise<unknown>): Promise<FloodgateError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err, 'the call should have failed').toBeInstanceOf(FloodgateError);
-  return err as FloodgateError;
-}
 
 function clientWith(token: string | undefined, port = stack.grpc.port): FloodgateClient {
   return createClient({ address: `127.0.0.1:${port}`, token, deadlineMs: 5_000 });

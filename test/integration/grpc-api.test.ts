@@ -1,6 +1,7 @@
-import { FloodgateError, Reason } from '@floodgate/client';
+import { Reason } from '@floodgate/client';
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { failure } from '../support/failure.js';
 import { grpcStack } from '../support/stack.js';
 
 const redisUrl = inject('redisUrl');
@@ -10,15 +11,6 @@ beforeAll(async () => {
   stack = await grpcStack('redis', redisUrl);
 });
 afterAll(() => stack.close());
-
-async function failure(p: Promise<unknown>): Promise<FloodgateError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err, 'the call should have failed').toBeInstanceOf(FloodgateError);
-  return err as FloodgateError;
-}
 
 describe('RateLimitService over gRPC', () => {
   it('answers CheckLimit with the default policies', async () => {

@@ -1,7 +1,6 @@
 import type { Clock } from '../clock.js';
 import type { KeySpace } from '../store/keys.js';
 import type { MemoryStore } from '../store/memory-store.js';
-import { activeSuspension, retained, TOP_INDEX_MAX } from './redis-tracking-store.js';
 import {
   CONCURRENCY_WINDOW_MS,
   DAY_MS,
@@ -10,22 +9,18 @@ import {
   MINUTE_MS,
   RETENTION_MS,
   SESSION_GAP_MS,
+  TOP_INDEX_MAX,
+  activeSuspension,
   byRecency,
   compareIds,
   floorTo,
   isAfter,
   lastDates,
+  retained,
   userKeys,
   utcDate,
-  type ActivityEvent,
-  type Cursor,
-  type DayTotals,
-  type Peak,
-  type SuspensionState,
-  type TrackingStore,
-  type UserRecord,
-  type UserSummary,
 } from './tracking-store.js';
+import type * as T from './tracking-store.js';
 
 interface UserHash {
   first: number;
@@ -57,7 +52,7 @@ export const MEMORY_MAX_USERS = 100_000;
  * Tracking on the in-process memory store: the same keys, expiries and rules as the Redis
  * scripts, on the memory store's bounded, expiring map.
  */
-export class MemoryTrackingStore implements TrackingStore {
+export class MemoryTrackingStore implements T.TrackingStore {
   constructor(
     private readonly store: MemoryStore,
     private readonly keys: KeySpace,
@@ -65,7 +60,7 @@ export class MemoryTrackingStore implements TrackingStore {
     private readonly maxUsers = MEMORY_MAX_USERS,
   ) {}
 
-  async record(e: ActivityEvent, freshSessionId: string, now: number): Promise<void> {
+  async record(e: T.ActivityEvent, freshSessionId: string, now: number): Promise<void> {
     const k = this.keys;
     const date = utcDate(e.at);
     const h = this.get<UserHash>(k.trackUser(e.userId), now) ?? emptyUser();
@@ -121,7 +116,7 @@ export class MemoryTrackingStore implements TrackingStore {
     this.store.put(k.trackDaily(date, 'act'), act, now + GLOBAL_TTL_MS);
   }
 
-  async user(userId: string, now: number): Promise<UserRecord | undefined> {
+  async user(userId: string, now: number): Promise<T.UserRecord | undefined> {
     const h = this.get<UserHash>(this.keys.trackUser(userId), now);
     if (!h || !retained(h.last, now)) return undefined;
     const s = this.get<Session>(this.keys.trackSession(userId), now);
@@ -142,14 +137,14 @@ export class MemoryTrackingStore implements TrackingStore {
     };
   }
 
-  async summaries(userIds: readonly string[], now: number): Promise<Array<UserSummary | undefined>> {
+  async summaries(userIds: readonly string[], now: number): Promise<Array<T.UserSummary | undefined>> {
     return userIds.map((userId) => {
       const h = this.get<UserHash>(this.keys.trackUser(userId), now);
       return h && retained(h.last, now) ? { userId, first: h.first, last: h.last, total: h.total, sessions: h.sessions } : undefined;
     });
   }
 
-  async recentUsers(after: Cursor | undefined, count: number, since: number): Promise<Cursor[]> {
+  async recentUsers(after: T.Cursor | undefined, count: number, since: number): Promise<T.Cursor[]> {
     return [...this.peekIndex('users')]
       .map(([userId, last]) => ({ userId, last }))
       .filter((c) => c.last > since && isAfter(c, after))
@@ -170,7 +165,7 @@ export class MemoryTrackingStore implements TrackingStore {
       .map(([id]) => id);
   }
 
-  async days(dates: readonly string[]): Promise<DayTotals[]> {
+  async days(dates: readonly string[]): Promise<T.DayTotals[]> {
     const now = this.now();
     return dates.map((date) => ({
       date,
@@ -179,7 +174,7 @@ export class MemoryTrackingStore implements TrackingStore {
     }));
   }
 
-  async peaks(kind: 'hour' | 'day', periodStarts: readonly number[]): Promise<Array<Peak | undefined>> {
+  async peaks(kind: 'hour' | 'day', periodStarts: readonly number[]): Promise<Array<T.Peak | undefined>> {
     const tag = kind === 'hour' ? 'ph' : 'pd';
     return periodStarts.map((periodStart) => {
       const p = this.get<{ users: number; at: number }>(this.keys.trackIndex(`${tag}:${periodStart}`), this.now());
@@ -187,8 +182,8 @@ export class MemoryTrackingStore implements TrackingStore {
     });
   }
 
-  async suspension(userId: string, now: number): Promise<SuspensionState | undefined> {
-    const s = this.get<SuspensionState>(this.keys.block('user', userId), now);
+  async suspension(userId: string, now: number): Promise<T.SuspensionState | undefined> {
+    const s = this.get<T.SuspensionState>(this.keys.block('user', userId), now);
     return s && activeSuspension(s, now);
   }
 
@@ -199,7 +194,7 @@ export class MemoryTrackingStore implements TrackingStore {
       .map(([id]) => id);
   }
 
-  async setSuspension(userId: string, state: SuspensionState | undefined, now: number): Promise<void> {
+  async setSuspension(userId: string, state: T.SuspensionState | undefined, now: number): Promise<void> {
     const susp = this.index('susp', now);
     this.store.put(this.keys.block('user', userId), state, state?.until ? state.until : Infinity);
     if (state) susp.set(userId, state.until || Infinity);

@@ -8,9 +8,12 @@ import {
   HOUR_MS,
   RETENTION_MS,
   SESSION_GAP_MS,
+  TOP_INDEX_MAX,
+  activeSuspension,
   compareIds,
   floorTo,
   lastDates,
+  retained,
   userKeys,
   utcDate,
   type ActivityEvent,
@@ -22,9 +25,6 @@ import {
   type UserRecord,
   type UserSummary,
 } from './tracking-store.js';
-
-/** Most users kept in the top-users index; the cleanup trims it to this. */
-export const TOP_INDEX_MAX = 1_000;
 
 /**
  * One user's event, atomically. KEYS: user hash, session hash, day hash (one hash tag).
@@ -330,14 +330,6 @@ function numbers(h: Record<string, string>, prefix = ''): Record<string, number>
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(h)) if (k.startsWith(prefix)) out[k.slice(prefix.length)] = Number(v);
   return out;
-}
-
-export function retained(last: number, now: number): boolean {
-  return last > 0 && last > now - RETENTION_MS;
-}
-
-export function activeSuspension(s: SuspensionState, now: number): SuspensionState | undefined {
-  return s.until === 0 || s.until > now ? s : undefined;
 }
 
 function userRecord(

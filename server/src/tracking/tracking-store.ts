@@ -11,6 +11,8 @@ export const GLOBAL_TTL_MS = RETENTION_MS + 24 * 3_600_000;
 export const MINUTE_MS = 60_000;
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 24 * HOUR_MS;
+/** Most users kept in the top-users index; the cleanup trims it to this. */
+export const TOP_INDEX_MAX = 1_000;
 
 /** One thing a user did. `at` is the event time (Unix ms). */
 export interface ActivityEvent {
@@ -141,4 +143,14 @@ export function byRecency(a: Cursor, b: Cursor): number {
 /** Whether `c` comes after `cursor` in recency order (everything does when there is no cursor). */
 export function isAfter(c: Cursor, cursor: Cursor | undefined): boolean {
   return !cursor || byRecency(cursor, c) < 0;
+}
+
+/** Whether a user whose last write was at `last` is still retained at `now`. */
+export function retained(last: number, now: number): boolean {
+  return last > 0 && last > now - RETENTION_MS;
+}
+
+/** The suspension, unless it has expired by `now`. */
+export function activeSuspension(s: SuspensionState, now: number): SuspensionState | undefined {
+  return s.until === 0 || s.until > now ? s : undefined;
 }
