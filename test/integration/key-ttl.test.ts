@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { TrackingCleanup } from '../../server/src/tracking/cleanup.js';
 import { RETENTION_MS, SESSION_GAP_MS } from '../../server/src/tracking/tracking-store.js';
+import { failure } from '../support/failure.js';
+import { RedisServer } from '../support/redis-server.js';
 import { keysWithTtl, limiterStack, silentLog, type LimiterStack } from '../support/stack.js';
 
 const redisUrl = inject('redisUrl');
@@ -81,5 +83,30 @@ describe('the hourly tracking cleanup', () => {
     // Each released its own lock: a third runner gets it.
     expect(await s.tracking.tryLock('cleanup', 'third', 1_000, s.clock.now())).toBe(true);
     expect(await runners[0]!.runOnce()).toBeUndefined();
+  });
+});
+
+describe('tracking when Redis is gone', () => {
+  it('fails RecordActivity, GetUserStats and admin reads with UNAVAILABLE; store status reports disconnected', async () => {
+    const redis = await RedisServer.start();
+    const s = await limiterStack('redis', redis.url);
+    let stopped = false;
+    try {
+      await s.tracker.record(s.tracker.event({ userId: 'gone', activity: 'ai', ip: '', sessionId: '', atMs: 0 }));
+      await redis.stop();
+      stopped = true;
+      for (const call of [
+        s.tracker.record(s.tracker.event({ userId: 'gone', activity: 'ai', ip: '', sessionId: '', atMs: 0 })),
+        s.tracker.stats('gone'),
+        s.admin.statistics(),
+        s.admin.setSuspension({ userId: 'gone', suspended: true, reason: '', durationMs: 0 }),
+      ]) {
+        expect((await failure(call)).codeName).toBe('UNAVAILABLE');
+      }
+      expect(await s.admin.storeStatus()).toMatchObject({ mode: 'single', connected: false, keys: 0 });
+    } finally {
+      await s.close();
+      if (!stopped) await redis.stop();
+    }
   });
 });

@@ -10,7 +10,8 @@ export function adminService(admin: Admin, auth: AdminAuth, log: Logger): AdminS
     unary(log, method, async (req: Req, ctx: CallContext) => {
       auth.verify(ctx.metadata);
       const res = await handler(req);
-      ctx.log.info({ admin: method }, 'admin call');
+      // An audit line per admin action, with the user it touched.
+      ctx.log.info({ admin: method, userId: (req as { userId?: string }).userId || undefined }, 'admin call');
       return res;
     });
   return {
