@@ -16,10 +16,10 @@ import type { IpAllowlist } from '../net/ip.js';
 import { limitFor, POLICY_NAME, type Policy, type ScopeName } from '../policy/policy.js';
 import type { PolicySource } from '../policy/policy-source.js';
 import type { KeySpace } from '../store/keys.js';
-import type { Tracker } from '../tracking/tracker.js';
 import type { LimitCall, Store } from '../store/store.js';
-import { validSubject, type Subject } from '../validation.js';
+import type { Tracker } from '../tracking/tracker.js';
 import type { ActivityEvent } from '../tracking/tracking-store.js';
+import { validSubject, type Subject } from '../validation.js';
 import type { LimitOutcome, Mode } from './algorithm.js';
 import { algorithmFor } from './algorithms.js';
 
