@@ -1,4 +1,6 @@
-import { Client, credentials, Metadata, type ChannelCredentials } from '@grpc/grpc-js';
+import { Client, credentials, Metadata, status, type ChannelCredentials } from '@grpc/grpc-js';
+import { toDecision, unavailableDecision, type Decision, type UnavailableMode } from './decision.js';
+import { DenyCache, type DenyCacheOptions } from './deny-cache.js';
 import { FloodgateError } from './errors.js';
 import * as admin from './gen/floodgate/v1/admin.js';
 import * as rl from './gen/floodgate/v1/ratelimit.js';
@@ -11,8 +13,31 @@ export interface ClientOptions {
   token?: string;
   /** Channel credentials; plaintext when unset (the sidecar is on localhost). */
   tls?: ChannelCredentials;
-  /** Per-call deadline in ms (default 1000). */
+  /** Per-call deadline in ms (default 1000). Every call settles within it. */
   deadlineMs?: number;
+  /**
+   * What checkLimit/checkLimits answer when Floodgate is unreachable, too slow or UNAVAILABLE:
+   * a decision that allows or denies, flagged `unavailable: true`, or a rejected FloodgateError
+   * ('throw'). Default 'allow': an outage of the limiter should not take the app down with it.
+   */
+  onUnavailable?: UnavailableMode;
+  /**
+   * Called for every call that failed for want of Floodgate. When unset, the client emits one
+   * process warning (code FLOODGATE_UNAVAILABLE) per outage: at its first failure after a success.
+   */
+  onUnavailableEvent?: (event: UnavailableEvent) => void;
+  /** Answer repeated checks of a denied key locally until its retry-after passes. Off by default. */
+  denyCache?: boolean | DenyCacheOptions;
+}
+
+/** One call that Floodgate did not answer in time. */
+export interface UnavailableEvent {
+  /** gRPC method name, e.g. "CheckLimit". */
+  method: string;
+  address: string;
+  error: FloodgateError;
+  /** How the call was answered. */
+  outcome: UnavailableMode;
 }
 
 /** Requests may leave out any field; the protobuf defaults fill in. */
@@ -34,9 +59,17 @@ interface Codec<Req> {
 
 export type Call<Req, Res> = (req?: DeepPartial<Req>) => Promise<Res>;
 
+/** One batch item: a decision, or the item's own error (shaped like the HTTP error body). */
+export type CheckResult = { response: Decision; error: undefined } | { response: undefined; error: rl.ItemError };
+
+export interface CheckLimitsDecisions {
+  /** One result per check, in request order. */
+  results: CheckResult[];
+}
+
 export interface FloodgateClient {
-  checkLimit: Call<rl.CheckLimitRequest, rl.CheckLimitResponse>;
-  checkLimits: Call<rl.CheckLimitsRequest, rl.CheckLimitsResponse>;
+  checkLimit: Call<rl.CheckLimitRequest, Decision>;
+  checkLimits: Call<rl.CheckLimitsRequest, CheckLimitsDecisions>;
   getLimitStatus: Call<rl.GetLimitStatusRequest, rl.GetLimitStatusResponse>;
   recordActivity: Call<tracking.RecordActivityRequest, tracking.RecordActivityResponse>;
   getUserStats: Call<tracking.GetUserStatsRequest, tracking.GetUserStatsResponse>;
@@ -49,42 +82,141 @@ export interface FloodgateClient {
     resetRateLimits: Call<admin.ResetRateLimitsRequest, admin.ResetRateLimitsResponse>;
     getStoreStatus: Call<admin.GetStoreStatusRequest, admin.GetStoreStatusResponse>;
   };
+  /** The local deny cache, when enabled. */
+  readonly denyCache: DenyCache | undefined;
   /** The underlying channel's client, for advanced use. */
   readonly channel: Client;
   close(): void;
 }
 
+/** Codes that mean "Floodgate did not answer", as opposed to "Floodgate said no". */
+const UNAVAILABLE_CODES: ReadonlySet<status> = new Set([status.UNAVAILABLE, status.DEADLINE_EXCEEDED]);
+
+const MODES: readonly UnavailableMode[] = ['allow', 'deny', 'throw'];
+
 /**
- * A promise client over one channel for every Floodgate RPC. Failures reject with
- * FloodgateError carrying the gRPC code.
+ * A promise client over one channel for every Floodgate RPC. Every call settles within
+ * `deadlineMs`; failures reject with FloodgateError carrying the gRPC code, except that
+ * checks answer by `onUnavailable` when Floodgate cannot be reached.
  */
 export function createClient(options: ClientOptions): FloodgateClient {
+  const { address } = options;
   const deadlineMs = options.deadlineMs ?? 1_000;
-  const channel = new Client(options.address, options.tls ?? credentials.createInsecure());
+  const mode = options.onUnavailable ?? 'allow';
+  if (typeof address !== 'string' || address === '') throw FloodgateError.invalid('address', 'must be host:port');
+  if (!Number.isFinite(deadlineMs) || deadlineMs <= 0) throw FloodgateError.invalid('deadlineMs', `must be a positive number, got ${deadlineMs}`);
+  if (!MODES.includes(mode)) throw FloodgateError.invalid('onUnavailable', `must be one of ${MODES.join(', ')}, got ${mode}`);
 
-  const unary =
-    <Req, Res>(def: MethodDef<Req, Res>, codec: Codec<Req>, withToken = false): Call<Req, Res> =>
-    (req) =>
+  const channel = new Client(address, options.tls ?? credentials.createInsecure());
+  const cache = options.denyCache ? new DenyCache(options.denyCache === true ? {} : options.denyCache) : undefined;
+  const report = reporter(options.onUnavailableEvent);
+
+  const rpc =
+    <Req, Res>(def: MethodDef<Req, Res>, codec: Codec<Req>, withToken = false) =>
+    (req: DeepPartial<Req> | undefined) =>
       new Promise<Res>((resolve, reject) => {
         const md = new Metadata();
         if (withToken && options.token) md.set('authorization', `Bearer ${options.token}`);
-        channel.makeUnaryRequest(
+        let settled = false;
+        const settle = (err: FloodgateError | null, res?: Res) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          if (err) return reject(err);
+          report.answered();
+          resolve(res as Res);
+        };
+        const call = channel.makeUnaryRequest(
           def.path,
           (v: Req) => def.requestSerialize(v),
           (b: Buffer) => def.responseDeserialize(b),
           codec.fromPartial((req ?? {}) as never),
           md,
           { deadline: Date.now() + deadlineMs },
-          (err, res) => (err ? reject(FloodgateError.from(err)) : resolve(res as Res)),
+          (err, res) => settle(err ? FloodgateError.from(err) : null, res),
         );
+        // grpc-js honours the deadline too; this timer makes "settles within it" hold whatever
+        // state the connection is in.
+        const timer = setTimeout(() => {
+          settle(new FloodgateError(status.DEADLINE_EXCEEDED, `no answer from Floodgate at ${address} within ${deadlineMs} ms`));
+          call.cancel();
+        }, deadlineMs);
       });
+
+  /**
+   * The FloodgateError behind a failed call, after reporting it if it means Floodgate did not
+   * answer. Returns the decision answer mode when the caller should answer by it instead.
+   */
+  const failure = (method: string, err: unknown, outcome: UnavailableMode): { error: FloodgateError; answer?: 'allow' | 'deny' } => {
+    const error = FloodgateError.from(err);
+    if (!UNAVAILABLE_CODES.has(error.code)) return { error };
+    report.failed({ method, address, error, outcome });
+    return { error, answer: outcome === 'throw' ? undefined : outcome };
+  };
+
+  /** A plain RPC: rejects on any failure, reporting unavailability. */
+  const unary = <Req, Res>(def: MethodDef<Req, Res>, codec: Codec<Req>, withToken = false): Call<Req, Res> => {
+    const send = rpc(def, codec, withToken);
+    const method = def.path.slice(def.path.lastIndexOf('/') + 1);
+    return (req) =>
+      send(req).catch((err) => {
+        throw failure(method, err, 'throw').error;
+      });
+  };
 
   const R = rl.RateLimitServiceService;
   const T = tracking.TrackingServiceService;
   const A = admin.AdminServiceService;
+  const sendCheck = rpc(R.checkLimit, rl.CheckLimitRequest);
+  const sendChecks = rpc(R.checkLimits, rl.CheckLimitsRequest);
+
+  const checkLimit: Call<rl.CheckLimitRequest, Decision> = async (req = {}) => {
+    const hit = cache?.get(req);
+    if (hit) return hit;
+    try {
+      const decision = toDecision(await sendCheck(req));
+      cache?.remember(req, decision);
+      return decision;
+    } catch (err) {
+      const { error, answer } = failure('CheckLimit', err, mode);
+      if (!answer) throw error;
+      return unavailableDecision(req.policy ?? '', answer, error);
+    }
+  };
+
+  const checkLimits: Call<rl.CheckLimitsRequest, CheckLimitsDecisions> = async (req = {}) => {
+    const checks = req.checks ?? [];
+    const results: Array<CheckResult | undefined> = checks.map((c) => {
+      const hit = cache?.get(c);
+      return hit && { response: hit, error: undefined };
+    });
+    const sent = results.flatMap((r, i) => (r ? [] : [i]));
+    if (sent.length === 0 && checks.length > 0) return { results: results as CheckResult[] };
+    try {
+      const res = await sendChecks({ checks: sent.map((i) => checks[i]) });
+      res.results.forEach((r, j) => {
+        const i = sent[j];
+        if (r.response) {
+          const decision = toDecision(r.response);
+          cache?.remember(checks[i], decision);
+          results[i] = { response: decision, error: undefined };
+        } else {
+          // The server numbers items within what was sent; renumber them as the caller did.
+          const message = (r.error?.message ?? '').replace(`checks[${j}]`, `checks[${i}]`);
+          results[i] = { response: undefined, error: { code: r.error?.code ?? 'INTERNAL', message } };
+        }
+      });
+    } catch (err) {
+      const { error, answer } = failure('CheckLimits', err, mode);
+      if (!answer) throw error;
+      for (const i of sent) results[i] = { response: unavailableDecision(checks[i].policy ?? '', answer, error), error: undefined };
+    }
+    return { results: results as CheckResult[] };
+  };
+
   return {
-    checkLimit: unary(R.checkLimit, rl.CheckLimitRequest),
-    checkLimits: unary(R.checkLimits, rl.CheckLimitsRequest),
+    checkLimit,
+    checkLimits,
     getLimitStatus: unary(R.getLimitStatus, rl.GetLimitStatusRequest),
     recordActivity: unary(T.recordActivity, tracking.RecordActivityRequest),
     getUserStats: unary(T.getUserStats, tracking.GetUserStatsRequest),
@@ -97,7 +229,26 @@ export function createClient(options: ClientOptions): FloodgateClient {
       resetRateLimits: unary(A.resetRateLimits, admin.ResetRateLimitsRequest, true),
       getStoreStatus: unary(A.getStoreStatus, admin.GetStoreStatusRequest, true),
     },
+    denyCache: cache,
     channel,
     close: () => channel.close(),
+  };
+}
+
+/** Hands every failure to the app's callback, or warns once per outage when there is none. */
+function reporter(callback: ((event: UnavailableEvent) => void) | undefined) {
+  let inOutage = false;
+  return {
+    failed(event: UnavailableEvent): void {
+      if (callback) return callback(event);
+      if (inOutage) return;
+      inOutage = true;
+      process.emitWarning(`Floodgate at ${event.address} unavailable (${event.error.message}); answering ${event.outcome}`, {
+        code: 'FLOODGATE_UNAVAILABLE',
+      });
+    },
+    answered(): void {
+      inOutage = false;
+    },
   };
 }

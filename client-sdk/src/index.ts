@@ -1,3 +1,19 @@
-export { createClient, type Call, type ClientOptions, type DeepPartial, type FloodgateClient } from './client.js';
+// Generated service definitions and message types, for servers and advanced clients.
+export * from './gen/floodgate/v1/ratelimit.js';
+export * from './gen/floodgate/v1/tracking.js';
+export * from './gen/floodgate/v1/admin.js';
+export {
+  createClient,
+  type Call,
+  type CheckLimitsDecisions,
+  type CheckResult,
+  type ClientOptions,
+  type DeepPartial,
+  type FloodgateClient,
+  type UnavailableEvent,
+} from './client.js';
+export { bindingStatus, type Decision, type UnavailableMode } from './decision.js';
+export { DenyCache, type DenyCacheOptions } from './deny-cache.js';
 export { FloodgateError, type ErrorBody, type ErrorCodeName } from './errors.js';
-export * from './grpc.js';
+export { rateLimitHeaders } from './headers.js';
+export { decisionOf, type RateLimitOptions } from './http-limit.js';
