@@ -1,0 +1,185 @@
+import { createServer, type Server as NetServer, type Socket } from 'node:net';
+import { createClient, FloodgateError, RateLimitServiceService, Reason, type UnavailableEvent } from '@floodgate/client';
+import { Server, ServerCredentials, status } from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../support/redis-server.js';
+import { ServerProcess } from '../support/server-process.js';
+
+const DEADLINE_MS = 400;
+// Room for a loaded CI machine; the point is "about the deadline", not "forever".
+const MARGIN_MS = 600;
+
+/** Accepts TCP connections and never sends a byte: the HTTP/2 handshake never completes. */
+async function silentTcpServer(): Promise<{ address: string; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: NetServer = createServer((s) => {
+    sockets.add(s);
+    s.on('error', () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  return {
+    address: `127.0.0.1:${port}`,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise((r) => server.close(() => r()));
+    },
+  };
+}
+
+/** A real gRPC server whose handlers answer only while `answering.on` (an empty allow). */
+async function hangingGrpcServer(answering = { on: false }): Promise<{ address: string; close(): Promise<void> }> {
+  const server = new Server();
+  const maybe = (_call: unknown, cb: (err: null, res: object) => void) => {
+    if (answering.on) cb(null, { allowed: true, reason: Reason.REASON_OK, statuses: [], policy: 'ai' });
+  };
+  server.addService(RateLimitServiceService, { checkLimit: maybe, checkLimits: maybe, getLimitStatus: maybe });
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+  );
+  return { address: `127.0.0.1:${port}`, close: async () => server.forceShutdown() };
+}
+
+/** An address where a Floodgate process ran and was stopped: nothing listens there now. */
+async function stoppedServerAddress(): Promise<string> {
+  const server = await ServerProcess.start();
+  const address = server.address;
+  await server.stop();
+  return address;
+}
+
+interface Target {
+  address: string;
+  close(): Promise<void>;
+}
+
+const targets: Record<string, Target> = {};
+
+beforeAll(async () => {
+  targets['a stopped Floodgate'] = { address: await stoppedServerAddress(), close: async () => {} };
+  targets['a port nobody listens on'] = { address: `127.0.0.1:${await freePort()}`, close: async () => {} };
+  targets['a TCP listener that never answers'] = await silentTcpServer();
+  targets['a gRPC server whose handler never answers'] = await hangingGrpcServer();
+});
+
+afterAll(async () => {
+  await Promise.all(Object.values(targets).map((t) => t.close()));
+});
+
+async function timed<T>(p: Promise<T>): Promise<{ value: T; ms: number }> {
+  const start = performance.now();
+  const value = await p;
+  return { value, ms: performance.now() - start };
+}
+
+describe.each([
+  'a stopped Floodgate',
+  'a port nobody listens on',
+  'a TCP listener that never answers',
+  'a gRPC server whose handler never answers',
+])('with %s', (name) => {
+  it.each(['allow', 'deny'] as const)('checkLimit settles within the deadline as onUnavailable=%s says, flagged and reported', async (mode) => {
+    const events: UnavailableEvent[] = [];
+    const client = createClient({ address: targets[name]!.address, deadlineMs: DEADLINE_MS, onUnavailable: mode, onUnavailableEvent: (e) => events.push(e) });
+    try {
+      const { value: d, ms } = await timed(client.checkLimit({ policy: 'ai', userId: 'alice' }));
+      expect(ms).toBeLessThan(DEADLINE_MS + MARGIN_MS);
+      expect(d).toMatchObject({
+        allowed: mode === 'allow',
+        unavailable: true,
+        degraded: true,
+        cached: false,
+        policy: 'ai',
+        reason: mode === 'allow' ? Reason.REASON_DEGRADED_ALLOW : Reason.REASON_DEGRADED_DENY,
+      });
+      expect([status.UNAVAILABLE, status.DEADLINE_EXCEEDED]).toContain(d.error?.code);
+      expect(events).toHaveLength(1);
+      expect(events[0]).toMatchObject({ method: 'CheckLimit', outcome: mode, address: targets[name]!.address });
+      expect(events[0]!.error).toBeInstanceOf(FloodgateError);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('checkLimits answers every item by onUnavailable within the deadline', async () => {
+    const client = createClient({ address: targets[name]!.address, deadlineMs: DEADLINE_MS, onUnavailable: 'deny', onUnavailableEvent: () => {} });
+    try {
+      const { value, ms } = await timed(client.checkLimits({ checks: [{ policy: 'ai', userId: 'a' }, { policy: 'tts', ip: '192.0.2.1' }] }));
+      expect(ms).toBeLessThan(DEADLINE_MS + MARGIN_MS);
+      expect(value.results.map((r) => [r.response?.policy, r.response?.allowed, r.response?.unavailable])).toEqual([
+        ['ai', false, true],
+        ['tts', false, true],
+      ]);
+    } finally {
+      client.close();
+    }
+  });
+
+  it("onUnavailable='throw' and the other RPCs reject with a FloodgateError within the deadline", async () => {
+    const events: UnavailableEvent[] = [];
+    const client = createClient({ address: targets[name]!.address, deadlineMs: DEADLINE_MS, onUnavailable: 'throw', onUnavailableEvent: (e) => events.push(e) });
+    try {
+      for (const call of [() => client.checkLimit({ policy: 'ai', userId: 'a' }), () => client.getLimitStatus({ userId: 'a' })]) {
+        const start = performance.now();
+        const err = await call().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(performance.now() - start).toBeLessThan(DEADLINE_MS + MARGIN_MS);
+        expect(err).toBeInstanceOf(FloodgateError);
+        expect([status.UNAVAILABLE, status.DEADLINE_EXCEEDED]).toContain((err as FloodgateError).code);
+      }
+      expect(events.map((e) => [e.method, e.outcome])).toEqual([
+        ['CheckLimit', 'throw'],
+        ['GetLimitStatus', 'throw'],
+      ]);
+    } finally {
+      client.close();
+    }
+  });
+});
+
+describe('reporting without a callback', () => {
+  it('emits one process warning per outage, not one per call', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => {
+      if ((w as { code?: string }).code === 'FLOODGATE_UNAVAILABLE') warnings.push(w);
+    };
+    process.on('warning', onWarning);
+    const answering = { on: true };
+    const server = await hangingGrpcServer(answering);
+    const client = createClient({ address: server.address, deadlineMs: DEADLINE_MS });
+    const check = async () => (await client.checkLimit({ policy: 'ai', userId: 'w' })).unavailable;
+    const tick = () => new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+    try {
+      expect(await check()).toBe(false);
+      answering.on = false;
+      for (let i = 0; i < 3; i++) expect(await check()).toBe(true);
+      await tick();
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]!.message).toContain(server.address);
+      answering.on = true;
+      expect(await check()).toBe(false);
+      answering.on = false;
+      expect(await check()).toBe(true);
+      await tick();
+      expect(warnings).toHaveLength(2);
+    } finally {
+      process.off('warning', onWarning);
+      client.close();
+      await server.close();
+    }
+  });
+});
+
+describe('client options', () => {
+  it.each([
+    [{ address: '' }, 'address'],
+    [{ address: '127.0.0.1:1', deadlineMs: 0 }, 'deadlineMs'],
+    [{ address: '127.0.0.1:1', deadlineMs: Number.NaN }, 'deadlineMs'],
+    [{ address: '127.0.0.1:1', onUnavailable: 'maybe' as never }, 'onUnavailable'],
+    [{ address: '127.0.0.1:1', denyCache: { maxEntries: 0 } }, 'denyCache.maxEntries'],
+  ])('rejects %j naming %s', (opts, field) => {
+    expect(() => createClient(opts)).toThrow(new RegExp(`^${field.replace('.', '\\.')}:`));
+  });
+});
