@@ -12,7 +12,7 @@ export {
   type FloodgateClient,
   type UnavailableEvent,
 } from './client.js';
-export { bindingStatus, type Decision, type UnavailableMode } from './decision.js';
+export { bindingStatus, toDecision, type Decision, type UnavailableMode } from './decision.js';
 export { DenyCache, type DenyCacheOptions } from './deny-cache.js';
 export { FloodgateError, type ErrorBody, type ErrorCodeName } from './errors.js';
 export { rateLimitHeaders } from './headers.js';

@@ -1,0 +1,48 @@
+import { rateLimitHeaders, Reason, Scope, toDecision, type CheckLimitResponse, type Decision, type LimitStatus } from '@floodgate/client';
+import { describe, expect, it } from 'vitest';
+
+function status(o: Partial<LimitStatus>): LimitStatus {
+  return { scope: Scope.SCOPE_USER, limit: 20, remaining: 5, windowMs: 60_000, resetAfterMs: 30_000, retryAfterMs: 0, allowed: true, ...o };
+}
+
+function decision(o: Partial<CheckLimitResponse> & { statuses: LimitStatus[] }): Decision {
+  const allowed = o.allowed ?? true;
+  const reason = allowed ? Reason.REASON_OK : Reason.REASON_OVER_LIMIT;
+  return toDecision({ allowed, reason, policy: 'ai', degraded: false, shadow: false, wouldAllow: allowed, ...o });
+}
+
+describe('rateLimitHeaders', () => {
+  it('describes an allowed request by the key with the least room, in structured fields', () => {
+    const d = decision({
+      statuses: [status({ remaining: 9, resetAfterMs: 10_000 }), status({ scope: Scope.SCOPE_IP, limit: 20, remaining: 5, resetAfterMs: 29_001 })],
+    });
+    expect(rateLimitHeaders(d)).toEqual({ 'RateLimit-Policy': '"ai";q=20;w=60', RateLimit: '"ai";r=5;t=30' });
+  });
+
+  it('describes a deny by the key to wait longest for and adds Retry-After in whole seconds, rounded up', () => {
+    const d = decision({
+      allowed: false,
+      statuses: [
+        status({ remaining: 3, allowed: true }),
+        status({ scope: Scope.SCOPE_IP, limit: 15, remaining: 0, allowed: false, retryAfterMs: 1_200, resetAfterMs: 40_000 }),
+        status({ limit: 10, remaining: 0, allowed: false, retryAfterMs: 4_500, resetAfterMs: 50_000 }),
+      ],
+    });
+    expect(rateLimitHeaders(d)).toEqual({ 'RateLimit-Policy': '"ai";q=10;w=60', RateLimit: '"ai";r=0;t=50', 'Retry-After': '5' });
+  });
+
+  it('never says Retry-After: 0 for a deny that is almost over', () => {
+    const d = decision({ allowed: false, statuses: [status({ remaining: 0, allowed: false, retryAfterMs: 1, resetAfterMs: 1 })] });
+    expect(rateLimitHeaders(d)['Retry-After']).toBe('1');
+  });
+
+  it('gives no quota fields when no key was counted, and no Retry-After without a known wait', () => {
+    expect(rateLimitHeaders(decision({ statuses: [], reason: Reason.REASON_ALLOWLISTED }))).toEqual({});
+    expect(rateLimitHeaders(decision({ allowed: false, statuses: [], reason: Reason.REASON_SUSPENDED }))).toEqual({});
+  });
+
+  it('escapes the policy name as a structured-field string', () => {
+    const d = decision({ policy: 'a"b\\c\u00e9', statuses: [status({})] });
+    expect(rateLimitHeaders(d)['RateLimit-Policy']).toBe('"a\\"b\\\\c?";q=20;w=60');
+  });
+});
