@@ -15,5 +15,7 @@ export {
 export { bindingStatus, toDecision, type Decision, type UnavailableMode } from './decision.js';
 export { DenyCache, type DenyCacheOptions } from './deny-cache.js';
 export { FloodgateError, type ErrorBody, type ErrorCodeName } from './errors.js';
+// The gRPC status codes FloodgateError carries.
+export { status } from '@grpc/grpc-js';
 export { rateLimitHeaders } from './headers.js';
 export { decisionOf, type RateLimitOptions } from './http-limit.js';

@@ -4,7 +4,15 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const SERVER_MAIN = `${ROOT}server/dist/main.js`;
 
-/** A real Floodgate process (the built server), on ports it picked itself. */
+/** A built program to run: `ready` is the log message that carries the port it bound. */
+export interface Program {
+  main: string;
+  ready: string;
+}
+
+export const FLOODGATE: Program = { main: SERVER_MAIN, ready: 'gRPC listening' };
+
+/** A real Floodgate process (the built server, or another built program), on ports it picked itself. */
 export class ServerProcess {
   readonly logs: string[] = [];
 
@@ -17,8 +25,8 @@ export class ServerProcess {
     return `127.0.0.1:${this.grpcPort}`;
   }
 
-  static async start(env: Record<string, string> = {}, timeoutMs = 15_000): Promise<ServerProcess> {
-    const proc = spawn(process.execPath, [SERVER_MAIN], {
+  static async start(env: Record<string, string> = {}, timeoutMs = 15_000, program = FLOODGATE): Promise<ServerProcess> {
+    const proc = spawn(process.execPath, [program.main], {
       env: { PATH: process.env.PATH, GRPC_PORT: '0', GRPC_HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -34,7 +42,7 @@ export class ServerProcess {
           buf = buf.slice(nl + 1);
           logs.push(line);
           const m = /"port":(\d+)/.exec(line);
-          if (m && line.includes('gRPC listening')) {
+          if (m && line.includes(program.ready)) {
             clearTimeout(timer);
             resolve(Number(m[1]));
           }
@@ -61,8 +69,12 @@ export class ServerProcess {
 }
 
 /** Runs the server expecting it to exit (e.g. on bad configuration). */
-export async function runToExit(env: Record<string, string>, timeoutMs = 15_000): Promise<{ code: number | null; output: string }> {
-  const proc = spawn(process.execPath, [SERVER_MAIN], {
+export async function runToExit(
+  env: Record<string, string>,
+  timeoutMs = 15_000,
+  main = SERVER_MAIN,
+): Promise<{ code: number | null; output: string }> {
+  const proc = spawn(process.execPath, [main], {
     env: { PATH: process.env.PATH, GRPC_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,0 +1,43 @@
+import { createClient } from '@floodgate/client';
+import { pino } from 'pino';
+import { createApp } from './app.js';
+
+const log = pino({ base: { service: 'example-app' } });
+
+/** Reads an env var; a bad value exits with status 2 naming it. */
+function env(name: string, fallback: string, valid: (v: string) => boolean, expected: string): string {
+  const value = process.env[name] ?? fallback;
+  if (!valid(value)) {
+    log.fatal(`${name}: must be ${expected}, got "${value}"`);
+    process.exit(2);
+  }
+  return value;
+}
+
+const address = env('FLOODGATE_ADDRESS', '127.0.0.1:50051', (v) => /^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:.]+\]:\d{1,5}$/.test(v), 'host:port');
+const deadlineMs = Number(env('FLOODGATE_DEADLINE_MS', '500', (v) => /^\d{1,6}$/.test(v) && Number(v) > 0, 'a positive number of ms'));
+const port = Number(env('PORT', '3000', (v) => /^\d{1,5}$/.test(v) && Number(v) <= 65_535, 'a port number 0-65535'));
+
+const client = createClient({
+  address,
+  deadlineMs,
+  // An outage of the limiter should not take the app down: allow, and say so in the log.
+  onUnavailable: 'allow',
+  onUnavailableEvent: (e) => log.warn({ method: e.method, floodgate: e.address, err: e.error.message, outcome: e.outcome }, 'Floodgate unavailable'),
+  denyCache: true,
+});
+
+const server = createApp(client, log).listen(port, () => {
+  const bound = (server.address() as { port: number }).port;
+  log.info({ port: bound, floodgate: address }, `example app listening on port ${bound}`);
+});
+
+function shutdown(signal: string) {
+  log.info({ signal }, 'shutting down');
+  server.close(() => {
+    client.close();
+    process.exit(0);
+  });
+}
+process.once('SIGTERM', () => shutdown('SIGTERM'));
+process.once('SIGINT', () => shutdown('SIGINT'));
