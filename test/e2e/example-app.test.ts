@@ -62,8 +62,12 @@ describe('the example app against a real Floodgate', () => {
 
     const status = await call('/api/rate-limits/status', 'GET');
     expect(status.status).toBe(200);
-    const byName = Object.fromEntries((status.body.policies as Array<{ policy: string; statuses: Array<{ remaining: number }> }>).map((p) => [p.policy, p.statuses]));
-    expect(byName.ai!.map((s) => s.remaining)).toEqual([19, 19]);
+    type Usage = { policy: string; statuses: Array<{ scope: string; remaining: number }> };
+    const byName = Object.fromEntries((status.body.policies as Usage[]).map((p) => [p.policy, p.statuses]));
+    expect(byName.ai!.map((s) => [s.scope, s.remaining])).toEqual([
+      ['SCOPE_USER', 19],
+      ['SCOPE_IP', 19],
+    ]);
     expect(byName.general!.map((s) => s.remaining)).toEqual([97, 97]);
   });
 

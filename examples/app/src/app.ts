@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { FloodgateError, status, type FloodgateClient } from '@floodgate/client';
+import { FloodgateError, scopeToJSON, status, type FloodgateClient } from '@floodgate/client';
 import { rateLimit } from '@floodgate/client/express';
 import express, { type ErrorRequestHandler, type Request } from 'express';
 import type { Logger } from 'pino';
@@ -16,6 +16,7 @@ const userId = (req: Request) => req.get('x-user-id') || undefined;
  */
 export function createApp(client: FloodgateClient, log: Logger): express.Express {
   const app = express();
+  app.disable('x-powered-by');
   // Behind a local reverse proxy, X-Forwarded-For carries the client IP.
   app.set('trust proxy', 'loopback');
   app.use(express.json());
@@ -33,7 +34,12 @@ export function createApp(client: FloodgateClient, log: Logger): express.Express
     const { policies, degraded } = await client.getLimitStatus({ userId: userId(req) ?? '', ip: req.ip ?? '' });
     res.json({
       degraded,
-      policies: policies.map((p) => ({ policy: p.policy?.name, limit: p.policy?.limit, windowMs: p.policy?.windowMs, statuses: p.statuses })),
+      policies: policies.map((p) => ({
+        policy: p.policy?.name,
+        limit: p.policy?.limit,
+        windowMs: p.policy?.windowMs,
+        statuses: p.statuses.map((s) => ({ ...s, scope: scopeToJSON(s.scope) })),
+      })),
     });
   });
 
