@@ -18,7 +18,7 @@ export interface ClientOptions {
   /**
    * What checkLimit/checkLimits answer when Floodgate is unreachable, too slow or UNAVAILABLE:
    * a decision that allows or denies, flagged `unavailable: true`, or a rejected FloodgateError
-   * ('throw'). Default 'allow': an outage of the limiter should not take the app down with it.
+   * ('throw', the default, so that nothing is decided for the caller unasked).
    */
   onUnavailable?: UnavailableMode;
   /**
@@ -102,7 +102,7 @@ const MODES: readonly UnavailableMode[] = ['allow', 'deny', 'throw'];
 export function createClient(options: ClientOptions): FloodgateClient {
   const { address } = options;
   const deadlineMs = options.deadlineMs ?? 1_000;
-  const mode = options.onUnavailable ?? 'allow';
+  const mode = options.onUnavailable ?? 'throw';
   if (typeof address !== 'string' || address === '') throw FloodgateError.invalid('address', 'must be host:port');
   if (!Number.isFinite(deadlineMs) || deadlineMs <= 0) throw FloodgateError.invalid('deadlineMs', `must be a positive number, got ${deadlineMs}`);
   if (!MODES.includes(mode)) throw FloodgateError.invalid('onUnavailable', `must be one of ${MODES.join(', ')}, got ${mode}`);

@@ -143,6 +143,7 @@ describe.each(Object.keys(frameworks))('%s middleware', (name) => {
   it.each([
     ['allow', 200],
     ['deny', 503],
+    ['throw', 503],
   ] as const)('with Floodgate unreachable and onUnavailable=%s answers %i without quota headers', async (mode, code) => {
     const client = createClient({ address: `127.0.0.1:${await freePort()}`, deadlineMs: 500, onUnavailable: mode, onUnavailableEvent: () => {} });
     const app = await serve({ client, policy: 'burst' });
@@ -150,7 +151,7 @@ describe.each(Object.keys(frameworks))('%s middleware', (name) => {
       const res = await get(app.url, { 'x-user-id': user, 'x-client-ip': ip });
       expect(res.status).toBe(code);
       expect(res.headers.get('ratelimit')).toBeNull();
-      if (mode === 'deny') expect(res.body).toMatchObject({ error: { code: 'UNAVAILABLE' } });
+      if (mode !== 'allow') expect(res.body).toMatchObject({ error: { code: 'UNAVAILABLE' } });
     } finally {
       await app.close();
       client.close();

@@ -148,7 +148,7 @@ describe('reporting without a callback', () => {
     process.on('warning', onWarning);
     const answering = { on: true };
     const server = await hangingGrpcServer(answering);
-    const client = createClient({ address: server.address, deadlineMs: DEADLINE_MS });
+    const client = createClient({ address: server.address, deadlineMs: DEADLINE_MS, onUnavailable: 'allow' });
     const check = async () => (await client.checkLimit({ policy: 'ai', userId: 'w' })).unavailable;
     const tick = () => new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
     try {
@@ -173,6 +173,15 @@ describe('reporting without a callback', () => {
 });
 
 describe('client options', () => {
+  it('reject checks by default when Floodgate is unreachable: deciding is the caller\'s choice', async () => {
+    const client = createClient({ address: `127.0.0.1:${await freePort()}`, deadlineMs: DEADLINE_MS, onUnavailableEvent: () => {} });
+    try {
+      await expect(client.checkLimit({ policy: 'ai', userId: 'a' })).rejects.toMatchObject({ code: status.UNAVAILABLE });
+    } finally {
+      client.close();
+    }
+  });
+
   it.each([
     [{ address: '' }, 'address'],
     [{ address: '127.0.0.1:1', deadlineMs: 0 }, 'deadlineMs'],
