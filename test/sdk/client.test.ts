@@ -1,0 +1,104 @@
+import {
+  AdminServiceService,
+  createClient,
+  FloodgateError,
+  RateLimitServiceService,
+  TrackingServiceService,
+  type FloodgateClient,
+} from '@floodgate/client';
+import { Server, ServerCredentials, status, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+
+const TOKEN = 's3cret';
+const seen: Array<{ method: string; authorization: string | undefined }> = [];
+
+/**
+ * A real gRPC server for all three services that records each call and its authorization
+ * header, answers admin calls only with the token, and otherwise replies with the empty message.
+ */
+function recording(def: Record<string, { responseDeserialize(b: Buffer): unknown }>, admin: boolean): UntypedServiceImplementation {
+  return Object.fromEntries(
+    Object.entries(def).map(([method, m]) => [
+      method,
+      (call: { metadata: { get(k: string): unknown[] } }, cb: (err: object | null, res?: unknown) => void) => {
+        const authorization = call.metadata.get('authorization')[0] as string | undefined;
+        seen.push({ method, authorization });
+        if (admin && authorization !== `Bearer ${TOKEN}`) return cb({ code: status.UNAUTHENTICATED, details: 'authorization: admin token required' });
+        cb(null, m.responseDeserialize(Buffer.alloc(0)));
+      },
+    ]),
+  );
+}
+
+const server = new Server();
+let address: string;
+
+beforeAll(async () => {
+  server.addService(RateLimitServiceService as unknown as ServiceDefinition, recording(RateLimitServiceService, false));
+  server.addService(TrackingServiceService as unknown as ServiceDefinition, recording(TrackingServiceService, false));
+  server.addService(AdminServiceService as unknown as ServiceDefinition, recording(AdminServiceService, true));
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+  );
+  address = `127.0.0.1:${port}`;
+});
+afterAll(() => server.forceShutdown());
+beforeEach(() => {
+  seen.length = 0;
+});
+
+type Method = (req?: object) => Promise<unknown>;
+const methodsOf = (o: object) => o as Record<string, Method>;
+
+describe('createClient', () => {
+  it('has a promise method for every RPC of every service, admin ones under client.admin', async () => {
+    const client = createClient({ address, token: TOKEN, deadlineMs: 5_000 });
+    try {
+      const surfaces: Array<[object, object]> = [
+        [RateLimitServiceService, client],
+        [TrackingServiceService, client],
+        [AdminServiceService, client.admin],
+      ];
+      for (const [def, surface] of surfaces) {
+        for (const method of Object.keys(def)) {
+          expect(typeof methodsOf(surface)[method], method).toBe('function');
+          await methodsOf(surface)[method]!({});
+        }
+      }
+      const all = [RateLimitServiceService, TrackingServiceService, AdminServiceService].flatMap((d) => Object.keys(d));
+      expect(seen.map((s) => s.method)).toEqual(all);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('sends the token on admin calls only', async () => {
+    const client = createClient({ address, token: TOKEN, deadlineMs: 5_000 });
+    try {
+      await client.admin.getStoreStatus();
+      await client.getLimitStatus({ userId: 'u' });
+      await client.recordActivity({ userId: 'u', activity: 'a' });
+      expect(seen).toEqual([
+        { method: 'getStoreStatus', authorization: `Bearer ${TOKEN}` },
+        { method: 'getLimitStatus', authorization: undefined },
+        { method: 'recordActivity', authorization: undefined },
+      ]);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('rejects admin calls without the token as UNAUTHENTICATED (HTTP 401)', async () => {
+    const client: FloodgateClient = createClient({ address, deadlineMs: 5_000 });
+    try {
+      const err = await client.admin.listUsers().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(FloodgateError);
+      expect(err).toMatchObject({ code: status.UNAUTHENTICATED, httpStatus: 401, message: 'authorization: admin token required' });
+    } finally {
+      client.close();
+    }
+  });
+});
