@@ -94,5 +94,5 @@ describe('the @floodgate/client package', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 120_000); // tsc over the express, fastify and grpc-js types takes seconds on a busy machine
 });
