@@ -113,8 +113,16 @@ export function createClient(options: ClientOptions): FloodgateClient {
 
   const rpc =
     <Req, Res>(def: MethodDef<Req, Res>, codec: Codec<Req>, withToken = false) =>
-    (req: DeepPartial<Req> | undefined) =>
-      new Promise<Res>((resolve, reject) => {
+    (req: DeepPartial<Req> | undefined): Promise<Res> => {
+      let bytes: Buffer;
+      try {
+        // Encoded here, not inside grpc-js, so a value that cannot be encoded (a negative cost)
+        // is the caller's INVALID_ARGUMENT rather than an INTERNAL from the transport.
+        bytes = def.requestSerialize(codec.fromPartial((req ?? {}) as never));
+      } catch (err) {
+        return Promise.reject(FloodgateError.invalid('request', `cannot be encoded: ${err instanceof Error ? err.message : String(err)}`));
+      }
+      return new Promise<Res>((resolve, reject) => {
         const md = new Metadata();
         if (withToken && options.token) md.set('authorization', `Bearer ${options.token}`);
         let settled = false;
@@ -126,22 +134,23 @@ export function createClient(options: ClientOptions): FloodgateClient {
           report.answered();
           resolve(res as Res);
         };
-        const call = channel.makeUnaryRequest(
-          def.path,
-          (v: Req) => def.requestSerialize(v),
-          (b: Buffer) => def.responseDeserialize(b),
-          codec.fromPartial((req ?? {}) as never),
-          md,
-          { deadline: Date.now() + deadlineMs },
-          (err, res) => settle(err ? FloodgateError.from(err) : null, res),
-        );
         // grpc-js honours the deadline too; this timer makes "settles within it" hold whatever
         // state the connection is in.
         const timer = setTimeout(() => {
           settle(new FloodgateError(status.DEADLINE_EXCEEDED, `no answer from Floodgate at ${address} within ${deadlineMs} ms`));
           call.cancel();
         }, deadlineMs);
+        const call = channel.makeUnaryRequest(
+          def.path,
+          (b: Buffer) => b,
+          (b: Buffer) => def.responseDeserialize(b),
+          bytes,
+          md,
+          { deadline: Date.now() + deadlineMs },
+          (err, res) => settle(err ? FloodgateError.from(err) : null, res),
+        );
       });
+    };
 
   /**
    * The FloodgateError behind a failed call, after reporting it if it means Floodgate did not

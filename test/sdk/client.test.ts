@@ -101,4 +101,20 @@ describe('createClient', () => {
       client.close();
     }
   });
+
+  it('rejects a request that cannot be encoded as INVALID_ARGUMENT, without an RPC', async () => {
+    const client = createClient({ address, deadlineMs: 5_000, onUnavailable: 'allow' });
+    try {
+      for (const cost of [-1, 2 ** 40, Number.NaN]) {
+        await expect(client.checkLimit({ policy: 'ai', userId: 'u', cost })).rejects.toMatchObject({
+          code: status.INVALID_ARGUMENT,
+          httpStatus: 400,
+          message: expect.stringMatching(/^request: cannot be encoded: /),
+        });
+      }
+      expect(seen).toEqual([]);
+    } finally {
+      client.close();
+    }
+  });
 });
