@@ -22,7 +22,7 @@ export interface Decision extends CheckLimitResponse {
   remaining: number | undefined;
   windowMs: number | undefined;
   resetAfterMs: number | undefined;
-  /** On deny, ms until a request of this cost could pass; 0 when allowed or unknown. */
+  /** On an over-limit deny, ms until a request of this cost could pass; else 0. */
   retryAfterMs: number;
 }
 
@@ -51,7 +51,8 @@ export function toDecision(res: CheckLimitResponse, extra: { cached?: boolean } 
     remaining: binding?.remaining,
     windowMs: binding?.windowMs,
     resetAfterMs: binding?.resetAfterMs,
-    retryAfterMs: res.allowed ? 0 : (binding?.retryAfterMs ?? 0),
+    // Only an over-limit deny has a wait the limiter knows; a suspension ends when an admin says.
+    retryAfterMs: !res.allowed && res.reason === Reason.REASON_OVER_LIMIT ? (binding?.retryAfterMs ?? 0) : 0,
   };
 }
 

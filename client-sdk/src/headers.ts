@@ -4,7 +4,8 @@ import type { Decision } from './decision.js';
  * HTTP headers for a decision, per the IETF httpapi RateLimit header fields draft:
  * `RateLimit-Policy: "ai";q=20;w=60` (quota and window in seconds) and
  * `RateLimit: "ai";r=5;t=30` (remaining and seconds until the quota resets), both from the most
- * restrictive key; plus `Retry-After` in seconds on a deny that knows when to retry.
+ * restrictive key; plus `Retry-After` in seconds on an over-limit deny. A suspension gets no
+ * Retry-After: the limiter's timing says nothing about when it is lifted.
  * Keys that were not counted (allowlisted, suspended, unreachable sidecar) yield no RateLimit
  * fields: there is no quota to describe.
  */
@@ -16,7 +17,7 @@ export function rateLimitHeaders(decision: Decision): Record<string, string> {
     headers['RateLimit-Policy'] = `${name};q=${b.limit};w=${seconds(b.windowMs)}`;
     headers['RateLimit'] = `${name};r=${b.remaining};t=${seconds(b.resetAfterMs)}`;
   }
-  if (!decision.allowed && decision.retryAfterMs > 0) {
+  if (decision.retryAfterMs > 0) {
     headers['Retry-After'] = String(Math.max(1, seconds(decision.retryAfterMs)));
   }
   return headers;

@@ -36,9 +36,15 @@ describe('rateLimitHeaders', () => {
     expect(rateLimitHeaders(d)['Retry-After']).toBe('1');
   });
 
-  it('gives no quota fields when no key was counted, and no Retry-After without a known wait', () => {
+  it('gives no quota fields when no key was counted', () => {
     expect(rateLimitHeaders(decision({ statuses: [], reason: Reason.REASON_ALLOWLISTED }))).toEqual({});
-    expect(rateLimitHeaders(decision({ allowed: false, statuses: [], reason: Reason.REASON_SUSPENDED }))).toEqual({});
+    expect(rateLimitHeaders(decision({ allowed: false, statuses: [], reason: Reason.REASON_DEGRADED_DENY }))).toEqual({});
+  });
+
+  it('gives Retry-After only for over-limit denies, not for a suspension', () => {
+    const blocked = [status({ remaining: 0, allowed: false, retryAfterMs: 60_000 })];
+    expect(rateLimitHeaders(decision({ allowed: false, statuses: blocked, reason: Reason.REASON_SUSPENDED }))['Retry-After']).toBeUndefined();
+    expect(rateLimitHeaders(decision({ allowed: false, statuses: blocked }))['Retry-After']).toBe('60');
   });
 
   it('escapes the policy name as a structured-field string', () => {

@@ -3,6 +3,7 @@ import { createClient, type ClientOptions, type FloodgateClient } from '@floodga
 import { decisionOf as expressDecision, rateLimit as expressRateLimit, type RateLimitOptions } from '@floodgate/client/express';
 import { decisionOf as fastifyDecision, rateLimit as fastifyRateLimit } from '@floodgate/client/fastify';
 import express from 'express';
+import { Redis } from 'ioredis';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, vi, type MockInstance } from 'vitest';
 import { freePort } from '../support/redis-server.js';
@@ -123,6 +124,23 @@ describe.each(Object.keys(frameworks))('%s middleware', (name) => {
       for (let i = 0; i < 3; i++) statuses.push((await get(app.url, { 'x-client-ip': ip })).status);
       expect(statuses).toEqual([200, 200, 429]);
       expect((await get(app.url, { 'x-client-ip': '203.0.113.99' })).status).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('answers 403 with the standard body for a suspended user, and no Retry-After', async () => {
+    const suspended = `${name}-suspended`;
+    // A suspension as the scripts see it: the user's block key, with an expiry like every key.
+    const redis = new Redis(redisUrl);
+    await redis.set(stack.keys.block('user', suspended), '1', 'PX', 60_000);
+    redis.disconnect();
+    const app = await serve({ client: stack.client, policy: 'burst' });
+    try {
+      const res = await get(app.url, { 'x-user-id': suspended, 'x-client-ip': ip });
+      expect(res.status).toBe(403);
+      expect(res.headers.get('retry-after')).toBeNull();
+      expect(res.body).toEqual({ error: { code: 'PERMISSION_DENIED', message: 'user is suspended', requestId: expect.any(String) } });
     } finally {
       await app.close();
     }
