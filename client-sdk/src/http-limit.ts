@@ -18,7 +18,7 @@ export interface RateLimitOptions<Req> {
   ip?: (req: Req) => string | undefined;
   /** Capacity this request spends; default 1. */
   cost?: (req: Req) => number | undefined;
-  /** Activity to record for the user in the same call (e.g. "ai_request"). */
+  /** Activity to record in the same call (e.g. "ai_request"); only for requests with a user. */
   recordActivity?: string | ((req: Req) => string | undefined);
   /** Request id for error bodies; default a valid `X-Request-Id` header, else a fresh UUID. */
   requestId?: (req: Req) => string;
@@ -64,12 +64,14 @@ export function httpRateLimiter<Req extends object>(
   return async (req) => {
     const policyName = typeof policy === 'string' ? policy : policy(req);
     try {
+      const user = userId(req) ?? '';
       const decision = await client.checkLimit({
         policy: policyName,
-        userId: userId(req) ?? '',
+        userId: user,
         ip: ipOf(req) ?? '',
         cost: cost?.(req),
-        recordActivity: (typeof recordActivity === 'function' ? recordActivity(req) : recordActivity) ?? '',
+        // Activity belongs to a user: anonymous requests are limited but not tracked.
+        recordActivity: (user && (typeof recordActivity === 'function' ? recordActivity(req) : recordActivity)) || '',
       });
       decisions.set(req, decision);
       const headers = rateLimitHeaders(decision);

@@ -1,3 +1,4 @@
+import { createClient } from '@floodgate/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, runToExit, ServerProcess, type Program } from '../support/server-process.js';
 
@@ -47,6 +48,14 @@ describe('the example app against a real Floodgate', () => {
       expect(Number(denied.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
       expect(denied.body).toEqual({ error: { code: 'RESOURCE_EXHAUSTED', message: expect.stringContaining(`"${policy}"`), requestId: expect.any(String) } });
     }
+    // Each admitted request was recorded as the user's activity in the same call.
+    const client = createClient({ address: floodgate.address, deadlineMs: 5_000 });
+    try {
+      const { stats } = await client.getUserStats({ userId: `user-${policy}` });
+      expect(stats?.activities).toEqual([{ activity: `${policy}_request`, count: limit }]);
+    } finally {
+      client.close();
+    }
   });
 
   it('limits every other route by general, and reports the usage at /api/rate-limits/status', async () => {
@@ -59,6 +68,10 @@ describe('the example app against a real Floodgate', () => {
     expect(missing.status).toBe(404);
     expect(missing.headers.get('ratelimit')).toMatch(/^"general";r=98;t=\d+$/);
     expect(missing.body).toMatchObject({ error: { code: 'NOT_FOUND' } });
+
+    const anonymous = await fetch(`${base}/api/hello`, { headers: { 'x-forwarded-for': '198.51.100.201' } });
+    expect(anonymous.status).toBe(200);
+    expect(await anonymous.json()).toEqual({ hello: 'anonymous' });
 
     const status = await call('/api/rate-limits/status', 'GET');
     expect(status.status).toBe(200);

@@ -3,7 +3,6 @@ import { createClient, type ClientOptions, type FloodgateClient } from '@floodga
 import { decisionOf as expressDecision, rateLimit as expressRateLimit, type RateLimitOptions } from '@floodgate/client/express';
 import { decisionOf as fastifyDecision, rateLimit as fastifyRateLimit } from '@floodgate/client/fastify';
 import express from 'express';
-import { Redis } from 'ioredis';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, vi, type MockInstance } from 'vitest';
 import { freePort } from '../support/redis-server.js';
@@ -109,16 +108,19 @@ describe.each(Object.keys(frameworks))('%s middleware', (name) => {
       expect(denied.body).toEqual({
         error: { code: 'RESOURCE_EXHAUSTED', message: expect.stringContaining('"burst"'), requestId: 'req-42' },
       });
-      // The activity to record travels with the check, in the same call.
+      // The activity travels with the check, in the same call, and is recorded for admitted requests.
       expect(checksAtServer).toHaveBeenCalledTimes(4);
       expect(checksAtServer).toHaveBeenCalledWith(expect.objectContaining({ policy: 'burst', userId: user, ip, recordActivity: 'burst_call' }));
+      const { stats } = await stack.client.getUserStats({ userId: user });
+      expect(stats?.totalRequests).toBe(3);
+      expect(stats?.activities).toEqual([{ activity: 'burst_call', count: 3 }]);
     } finally {
       await app.close();
     }
   });
 
-  it('limits anonymous requests by IP alone, on a client it creates from options', async () => {
-    const app = await serve({ client: { address: `127.0.0.1:${stack.grpc.port}` }, policy: 'byip', byIp: true });
+  it('limits anonymous requests by IP alone, untracked, on a client it creates from options', async () => {
+    const app = await serve({ client: { address: `127.0.0.1:${stack.grpc.port}` }, policy: 'byip', byIp: true, recordActivity: 'anon_call' });
     try {
       const statuses = [];
       for (let i = 0; i < 3; i++) statuses.push((await get(app.url, { 'x-client-ip': ip })).status);
@@ -131,10 +133,7 @@ describe.each(Object.keys(frameworks))('%s middleware', (name) => {
 
   it('answers 403 with the standard body for a suspended user, and no Retry-After', async () => {
     const suspended = `${name}-suspended`;
-    // A suspension as the scripts see it: the user's block key, with an expiry like every key.
-    const redis = new Redis(redisUrl);
-    await redis.set(stack.keys.block('user', suspended), '1', 'PX', 60_000);
-    redis.disconnect();
+    await stack.client.admin.setSuspension({ userId: suspended, suspended: true, reason: 'abuse', durationMs: 60_000 });
     const app = await serve({ client: stack.client, policy: 'burst' });
     try {
       const res = await get(app.url, { 'x-user-id': suspended, 'x-client-ip': ip });
