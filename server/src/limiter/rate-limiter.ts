@@ -13,7 +13,7 @@ import {
 import { status as grpcStatus } from '@grpc/grpc-js';
 import type { Clock } from '../clock.js';
 import type { IpAllowlist } from '../net/ip.js';
-import { limitFor, POLICY_NAME, type Policy, type ScopeName } from '../policy/policy.js';
+import { burstFor, capacityFor, limitFor, POLICY_NAME, type Policy, type ScopeName } from '../policy/policy.js';
 import type { PolicySource } from '../policy/policy-source.js';
 import type { KeySpace } from '../store/keys.js';
 import type { LimitCall, Store } from '../store/store.js';
@@ -80,12 +80,14 @@ export class RateLimiter {
 
     const blocked = outcomes.some((o) => o.blocked);
     const allowed = !blocked && outcomes.every((o) => o.allowed);
-    const refunded = new Set<number>();
-    if (!allowed && mode === 'consume') {
-      outcomes.forEach((o, i) => o.allowed && refunded.add(i));
-      if (refunded.size) await this.deps.store.limit([...refunded].map((i) => ({ ...calls[i]!, mode: 'refund' })), now);
+    // Keys that allowed while another denied spend nothing: refunded, and reported as unspent
+    // (a dry run reports the same numbers as the real check would).
+    const unspent = new Set<number>();
+    if (!allowed) outcomes.forEach((o, i) => o.allowed && unspent.add(i));
+    if (unspent.size && mode === 'consume') {
+      await this.deps.store.limit([...unspent].map((i) => ({ ...calls[i]!, mode: 'refund' })), now);
     }
-    const statuses = outcomes.map((o, i) => toStatus(policy, targets[i]!, refunded.has(i) ? restore(o, cost) : o));
+    const statuses = outcomes.map((o, i) => toStatus(policy, targets[i]!, unspent.has(i) ? restore(o, cost) : o));
     const reason = blocked ? Reason.REASON_SUSPENDED : allowed ? Reason.REASON_OK : Reason.REASON_OVER_LIMIT;
     const admitted = allowed || (policy.shadow && !blocked);
     if (activity && admitted && mode === 'consume') await this.deps.tracker!.record(activity);
@@ -177,7 +179,7 @@ export class RateLimiter {
       algorithm,
       key: this.deps.keys.rateLimit(t.scope, t.id, policy.name, algorithm.keySuffix),
       blockKey: this.deps.keys.block(t.scope, t.id),
-      args: { limit: t.limit, windowMs: policy.windowMs, cost, burst: policy.burst, member },
+      args: { limit: t.limit, windowMs: policy.windowMs, cost, burst: burstFor(policy, t.scope), member },
       mode,
     }));
   }
@@ -186,12 +188,12 @@ export class RateLimiter {
 function validCost(cost: number | undefined, policy: Policy, targets: readonly Target[]): number {
   if (cost === undefined) return 1;
   if (cost === 0) throw FloodgateError.invalid('cost', 'must be at least 1 (leave it unset for 1)');
-  const max = Math.min(...targets.map((t) => t.limit));
+  const max = Math.min(...targets.map((t) => capacityFor(policy, t.scope)));
   if (cost > max) throw FloodgateError.invalid('cost', `${cost} exceeds the limit ${max} of policy "${policy.name}"`);
   return cost;
 }
 
-/** The state of a key whose consumption was refunded: as it was before this request. */
+/** The state of a key whose consumption was refunded (or never made): as it was before this request. */
 function restore(o: LimitOutcome, cost: number): LimitOutcome {
   return { ...o, remaining: o.remaining + cost };
 }

@@ -21,6 +21,8 @@ export interface Policy {
   ipLimit: number;
   /** Bucket size of token_bucket; the limit when not set. */
   burst: number;
+  /** Bucket size of the IP key of token_bucket; `burst` when not set. */
+  ipBurst?: number;
   /** Decide and count, but always allow. */
   shadow: boolean;
   failureMode: FailureMode;
@@ -30,6 +32,15 @@ export interface Policy {
 /** The limit that applies to one scope of a policy. */
 export function limitFor(policy: Policy, scope: ScopeName): number {
   return scope === 'ip' ? policy.ipLimit : policy.limit;
+}
+
+/** Most cost units one request can ever take on a scope's key: the bucket size for token_bucket. */
+export function capacityFor(policy: Policy, scope: ScopeName): number {
+  return policy.algorithm === 'token_bucket' ? burstFor(policy, scope) : limitFor(policy, scope);
+}
+
+export function burstFor(policy: Policy, scope: ScopeName): number {
+  return scope === 'ip' ? (policy.ipBurst ?? policy.burst) : policy.burst;
 }
 
 const MINUTE = 60_000;
