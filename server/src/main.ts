@@ -8,7 +8,8 @@ import { RateLimiter } from './limiter/rate-limiter.js';
 import { createLogger, type Logger } from './log.js';
 import { IpAllowlist } from './net/ip.js';
 import { DEFAULT_POLICIES } from './policy/policy.js';
-import { StaticPolicySource } from './policy/policy-source.js';
+import { FilePolicySource } from './policy/file-policy-source.js';
+import { StaticPolicySource, type PolicySource } from './policy/policy-source.js';
 import { KeySpace } from './store/keys.js';
 import { MemoryStore } from './store/memory-store.js';
 import { RedisStore } from './store/redis-store.js';
@@ -29,12 +30,16 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const log = createLogger(config.logLevel);
+  const policies = openPolicies(config, log);
   const store = await openStore(config, log);
+  log.info(
+    { file: config.policiesFile ?? null, policies: policies.list().map((p) => p.name) },
+    config.policiesFile ? `policies loaded from ${config.policiesFile}` : 'no POLICIES_FILE set: using the default policies',
+  );
   const keys = new KeySpace(config.keyPrefix);
-  const policies = new StaticPolicySource(DEFAULT_POLICIES);
   const { tracking, storeAdmin } = openTracking(store, keys, systemClock);
   const tracker = new Tracker(tracking, systemClock);
-  const limiter = new RateLimiter({ store, policies, keys, clock: systemClock, allowlist, maxBatch: 1000, tracker });
+  const limiter = new RateLimiter({ store, policies, keys, clock: systemClock, allowlist, maxBatch: config.maxBatchSize, tracker });
   const admin = new Admin({ tracker, tracking, limiter, policies, keys, store: storeAdmin, clock: systemClock });
   const adminAuth = new AdminAuth(config.adminTokens);
   if (!adminAuth.enabled) log.warn('no ADMIN_TOKENS or ADMIN_TOKENS_FILE: the admin API is disabled (every call UNAUTHENTICATED)');
@@ -54,6 +59,7 @@ async function main(): Promise<void> {
     setServing(grpc.health, false);
     cleanup.stop();
     grpc.server.tryShutdown(async () => {
+      if (policies instanceof FilePolicySource) policies.close();
       await store.close();
       log.info('stopped');
       process.exit(0);
@@ -68,6 +74,17 @@ function allowlistFrom(entries: string[]): IpAllowlist {
     return new IpAllowlist(entries);
   } catch (err) {
     throw new ConfigError('IP_ALLOWLIST', (err as Error).message);
+  }
+}
+
+/** The policy file when POLICIES_FILE is set (a bad file exits 2 with its problems), else the defaults. */
+function openPolicies(config: Config, log: Logger): PolicySource {
+  if (!config.policiesFile) return new StaticPolicySource(DEFAULT_POLICIES);
+  try {
+    return new FilePolicySource({ path: config.policiesFile, pollIntervalMs: config.policiesPollIntervalMs, log });
+  } catch (err) {
+    process.stderr.write(`floodgate: invalid configuration: POLICIES_FILE: ${(err as Error).message}\n`);
+    process.exit(2);
   }
 }
 

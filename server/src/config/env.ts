@@ -23,6 +23,8 @@ export interface Config {
   redisConnectTimeoutMs: number;
   ipAllowlist: string[];
   policiesFile: string | undefined;
+  policiesPollIntervalMs: number;
+  maxBatchSize: number;
   logLevel: string;
   /** Admin bearer tokens from ADMIN_TOKENS and ADMIN_TOKENS_FILE; none: the admin API is disabled. */
   adminTokens: string[];
@@ -76,6 +78,8 @@ export function loadConfig(env: Env = process.env): Config {
     redisConnectTimeoutMs: int(env, 'REDIS_CONNECT_TIMEOUT_MS', 5_000, 1, 300_000),
     ipAllowlist: list(env, 'IP_ALLOWLIST'),
     policiesFile: str(env, 'POLICIES_FILE'),
+    policiesPollIntervalMs: int(env, 'POLICIES_POLL_INTERVAL_MS', 2_000, 100, 3_600_000),
+    maxBatchSize: int(env, 'MAX_BATCH_SIZE', 1_000, 1, 10_000),
     logLevel,
     adminTokens: adminTokens(env),
     trackingCleanupIntervalMs: int(env, 'TRACKING_CLEANUP_INTERVAL_MS', 3_600_000, 1_000, 86_400_000),
