@@ -28,12 +28,12 @@ const FIELDS = ['name', 'limit', 'window', 'algorithm', 'scopes', 'ip_limit', 'b
  */
 export function parsePolicies(text: string, file: string): Policy[] {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
   const at = (node: Node | null | undefined) => (node?.range ? `${file}:${lines.linePos(node.range[0]).line}` : file);
   if (doc.errors.length) {
     throw new PolicyFileError(
       file,
-      doc.errors.map((e) => `${file}:${e.linePos?.[0].line ?? '?'}: ${e.message.split('\n')[0]}`),
+      doc.errors.map((e) => `${file}:${lines.linePos(e.pos[0]).line}: ${e.message.split('\n')[0]}`),
     );
   }
   const problems: string[] = [];
