@@ -14,11 +14,11 @@ export const FLOODGATE: Program = { main: SERVER_MAIN, ready: 'gRPC listening' }
 
 /** A real Floodgate process (the built server, or another built program), on ports it picked itself. */
 export class ServerProcess {
-  readonly logs: string[] = [];
-
   private constructor(
     readonly proc: ChildProcess,
     readonly grpcPort: number,
+    /** Every output line so far; keeps growing while the process runs. */
+    readonly logs: string[],
   ) {}
 
   get address(): string {
@@ -54,9 +54,7 @@ export class ServerProcess {
         reject(new Error(`server exited with ${code}:\n${logs.join('\n')}`));
       });
     });
-    const server = new ServerProcess(proc, port);
-    server.logs.push(...logs);
-    return server;
+    return new ServerProcess(proc, port, logs);
   }
 
   /** Sends a signal and resolves with the exit code. */
