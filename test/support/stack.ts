@@ -47,10 +47,16 @@ export interface LimiterStack {
   close(): Promise<void>;
 }
 
+export interface StackOptions {
+  policies?: readonly Policy[];
+  allowlist?: string[];
+  maxBatch?: number;
+}
+
 export async function limiterStack(
   name: StoreName,
   redisUrl: string,
-  opts: { policies?: readonly Policy[]; allowlist?: string[] } = {},
+  opts: StackOptions = {},
 ): Promise<LimiterStack> {
   const clock = new ManualClock();
   const store = await openStore(name, clock, redisUrl);
@@ -64,7 +70,7 @@ export async function limiterStack(
     keys,
     clock,
     allowlist: new IpAllowlist(opts.allowlist ?? []),
-    maxBatch: 100,
+    maxBatch: opts.maxBatch ?? 100,
     tracker,
   });
   const admin = new Admin({ tracker, tracking, limiter, policies, keys, store: storeAdmin, clock });
@@ -75,7 +81,7 @@ export async function limiterStack(
 export async function grpcStack(
   name: StoreName,
   redisUrl: string,
-  opts: { policies?: readonly Policy[]; allowlist?: string[] } = {},
+  opts: StackOptions = {},
 ): Promise<LimiterStack & { grpc: GrpcServer; client: FloodgateClient }> {
   const stack = await limiterStack(name, redisUrl, opts);
   const grpc = await startGrpcServer({
