@@ -1,0 +1,92 @@
+import { Scope } from '@floodgate/client';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ALGORITHMS } from '../../server/src/policy/policy.js';
+import { keysWithTtl, limiterStack, policy, type LimiterStack, type StoreName } from '../support/stack.js';
+
+const redisUrl = inject('redisUrl');
+const WINDOW = 60_000;
+// One policy per algorithm, limit 10 per minute, IP limit 4.
+const POLICIES = ALGORITHMS.map((algorithm) => policy({ name: algorithm.replace('_', '-'), algorithm, limit: 10, ipLimit: 4, ipBurst: 4, windowMs: WINDOW }));
+
+describe.each<StoreName>(['memory', 'redis'])('GetLimitStatus with all four algorithms on the %s store', (storeName) => {
+  let s: LimiterStack;
+  beforeAll(async () => {
+    s = await limiterStack(storeName, redisUrl, { policies: POLICIES });
+    // Start at a window boundary plus 15 s, so the fixed and counter windows are predictable.
+    s.clock.set(Math.ceil(s.clock.now() / WINDOW) * WINDOW + 15_000);
+  });
+  afterAll(() => s.close());
+
+  const check = (policyName: string, userId: string, ip: string, cost: number) =>
+    s.limiter.check({ policy: policyName, userId, ip, cost, dryRun: false, recordActivity: '', sessionId: '' });
+
+  it('reports the full quota and nothing to wait for on keys never used', async () => {
+    const status = await s.limiter.status('fresh', '192.0.2.10');
+    expect(status.policies.map((p) => p.policy!.name)).toEqual(POLICIES.map((p) => p.name));
+    for (const row of status.policies) {
+      expect(row.statuses.map((st) => [st.scope, st.limit, st.remaining, st.resetAfterMs, st.retryAfterMs, st.allowed])).toEqual([
+        [Scope.SCOPE_USER, 10, 10, 0, 0, true],
+        [Scope.SCOPE_IP, 4, 4, 0, 0, true],
+      ]);
+    }
+  });
+
+  it('reports each algorithm’s usage after consumption, the same on every call, consuming nothing', async () => {
+    for (const p of POLICIES) await check(p.name, 'used', '192.0.2.20', 3);
+    s.clock.advance(6_000);
+    const a = await s.limiter.status('used', '192.0.2.20');
+    const b = await s.limiter.status('used', '192.0.2.20');
+    expect(b).toEqual(a);
+    const byName = Object.fromEntries(a.policies.map((row) => [row.policy!.name, row.statuses.map((st) => [st.remaining, st.resetAfterMs])]));
+    expect(byName).toEqual({
+      // 3 units that leave the log 60 s after they came, 6 s ago.
+      'sliding-log': [
+        [7, 54_000],
+        [1, 54_000],
+      ],
+      // 3 units in the current window (started 21 s ago); the counter forgets them one window after it ends.
+      'sliding-window': [
+        [7, 99_000],
+        [1, 99_000],
+      ],
+      // 3 tokens taken 6 s ago, refilled at 10 (user) and 4 (IP) per minute: 1 and 0.4 back already.
+      'token-bucket': [
+        [8, 12_000],
+        [1, 39_000],
+      ],
+      // 3 units in the window that ends in 39 s.
+      'fixed-window': [
+        [7, 39_000],
+        [1, 39_000],
+      ],
+    });
+    // Checks still see the usage the status reported.
+    expect((await check('fixed-window', 'used', '192.0.2.20', 1)).statuses.map((st) => st.remaining)).toEqual([6, 0]);
+  });
+
+  it('reports an emptied bucket as remaining 0, with the time until it is full again', async () => {
+    await check('token-bucket', 'drained', '192.0.2.30', 4);
+    const row = (await s.limiter.status('drained', '192.0.2.30')).policies.find((p) => p.policy!.name === 'token-bucket')!;
+    expect(row.statuses.map((st) => [st.remaining, st.resetAfterMs])).toEqual([
+      [6, 24_000],
+      [0, 60_000],
+    ]);
+  });
+});
+
+describe('GetLimitStatus on Redis', () => {
+  it('leaves no key without a TTL, whatever the algorithm', async () => {
+    const s = await limiterStack('redis', redisUrl, { policies: POLICIES });
+    try {
+      for (const p of POLICIES) {
+        await s.limiter.check({ policy: p.name, userId: 'ttl', ip: '192.0.2.40', cost: 2, dryRun: false, recordActivity: '', sessionId: '' });
+        await s.limiter.status('ttl-peek', '192.0.2.41');
+      }
+      const keys = await keysWithTtl(redisUrl, s.keys.prefix);
+      expect(keys.size).toBe(8);
+      for (const [key, ttl] of keys) expect(ttl, key).toBeGreaterThan(0);
+    } finally {
+      await s.close();
+    }
+  });
+});
