@@ -1,5 +1,8 @@
 import { Scope } from '@floodgate/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { RateLimiter } from '../../server/src/limiter/rate-limiter.js';
+import { IpAllowlist } from '../../server/src/net/ip.js';
+import { StaticPolicySource } from '../../server/src/policy/policy-source.js';
 import { ALGORITHMS } from '../../server/src/policy/policy.js';
 import { keysWithTtl, limiterStack, policy, type LimiterStack, type StoreName } from '../support/stack.js';
 
@@ -71,6 +74,31 @@ describe.each<StoreName>(['memory', 'redis'])('GetLimitStatus with all four algo
       [6, 24_000],
       [0, 60_000],
     ]);
+  });
+});
+
+describe.each<StoreName>(['memory', 'redis'])('limits lowered by a reload, on the %s store', (storeName) => {
+  it('deny keys already over the new limit and report 0 remaining, for every algorithm', async () => {
+    const s = await limiterStack(storeName, redisUrl, { policies: POLICIES });
+    try {
+      for (const p of POLICIES) await s.limiter.check({ policy: p.name, userId: 'over', ip: '192.0.2.50', cost: 4, dryRun: false, recordActivity: '', sessionId: '' });
+      // The same keys under policies with a third of the limits, as after a reload.
+      const lowered = POLICIES.map((p) => ({ ...p, limit: 3, ipLimit: 1, burst: 3, ipBurst: 1 }));
+      const after = new RateLimiter({ ...s, policies: new StaticPolicySource(lowered), allowlist: new IpAllowlist([]), maxBatch: 10 });
+      for (const row of (await after.status('over', '192.0.2.50')).policies) {
+        expect(row.statuses.map((st) => [st.remaining, st.allowed]), row.policy!.name).toEqual([
+          [0, false],
+          [0, false],
+        ]);
+      }
+      for (const p of lowered) {
+        const r = await after.check({ policy: p.name, userId: 'over', ip: '192.0.2.50', cost: 1, dryRun: false, recordActivity: '', sessionId: '' });
+        expect(r.allowed, p.name).toBe(false);
+        expect(r.statuses.every((st) => st.retryAfterMs > 0)).toBe(true);
+      }
+    } finally {
+      await s.close();
+    }
   });
 });
 

@@ -33,7 +33,7 @@ if count + cost <= limit then
 end
 local need = redis.call('ZRANGE', key, count + cost - limit - 1, count + cost - limit - 1, 'WITHSCORES')
 local newest = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
-return {0, limit - count, tonumber(newest[2]) + window - now, tonumber(need[2]) + window - now}
+return {0, math.max(0, limit - count), tonumber(newest[2]) + window - now, tonumber(need[2]) + window - now}
 `,
   memory(state, now, { limit, windowMs, cost, member }, mode) {
     const log = (state ?? []).filter(([t]) => t > now - windowMs);

@@ -41,7 +41,7 @@ if used + need <= cap then
   end
   return {1, math.floor((cap - used - need) / window), math.ceil(after / limit), 0}
 end
-return {0, math.floor((cap - used) / window), math.ceil(used / limit), math.ceil((used + need - cap) / limit)}
+return {0, math.max(0, math.floor((cap - used) / window)), math.ceil(used / limit), math.ceil((used + need - cap) / limit)}
 `,
   memory(state, now, { limit, windowMs: window, cost, burst }, mode) {
     const t = state?.t ?? now;
