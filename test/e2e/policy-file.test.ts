@@ -81,3 +81,15 @@ describe('a server process with POLICIES_FILE in a ConfigMap volume', () => {
     expect(output).toContain(message);
   });
 });
+
+describe('the settings of this feature', () => {
+  it.each([
+    ['MAX_BATCH_SIZE', '0'],
+    ['MAX_BATCH_SIZE', 'many'],
+    ['POLICIES_POLL_INTERVAL_MS', '5'],
+  ])('exit non-zero naming %s when it is %s', async (name, value) => {
+    const { code, output } = await runToExit({ [name]: value });
+    expect(code).toBe(2);
+    expect(output).toContain(`${name}:`);
+  });
+});

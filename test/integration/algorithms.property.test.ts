@@ -144,3 +144,27 @@ describe.each(CASES)('%s on the %s store matches the reference model', (algorith
     }
   });
 });
+
+// The error bound documented in docs/policies.md, at its worst case: the whole previous window's
+// quota arrives in its last millisecond, and the weighting assumes it was spread evenly.
+describe.each<StoreName>(['memory', 'redis'])('the sliding window counter on the %s store', (storeName) => {
+  it('admits at most 2 × limit - 1 in one window-long interval, and at most the limit per aligned window', async () => {
+    const s = await limiterStack(storeName, redisUrl, { policies: [policy({ name: 'c', algorithm: 'sliding_window', limit: LIMIT, windowMs: WINDOW, scopes: ['user'] })] });
+    try {
+      const check = () => s.limiter.check({ policy: 'c', userId: 'edge', ip: '', cost: 1, dryRun: false, recordActivity: '', sessionId: '' });
+      const admitted = async () => {
+        let n = 0;
+        for (let i = 0; i < 2 * LIMIT; i++) if ((await check()).allowed) n++;
+        return n;
+      };
+      const ws = Math.ceil(s.clock.now() / WINDOW) * WINDOW + WINDOW;
+      s.clock.set(ws - 1);
+      expect(await admitted()).toBe(LIMIT);
+      // WINDOW - 1 ms later, the interval (ws - 2, ws + WINDOW - 2] still holds those LIMIT units.
+      s.clock.set(ws + WINDOW - 2);
+      expect(await admitted()).toBe(LIMIT - 1);
+    } finally {
+      await s.close();
+    }
+  });
+});
