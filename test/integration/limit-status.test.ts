@@ -102,7 +102,22 @@ describe.each<StoreName>(['memory', 'redis'])('limits lowered by a reload, on th
   });
 });
 
-describe('GetLimitStatus on Redis', () => {
+describe('rate-limit keys on Redis', () => {
+  it('outlive the logical time they are needed for: a count made in a window’s last ms is still there 50 ms later', async () => {
+    const s = await limiterStack('redis', redisUrl, { policies: POLICIES });
+    try {
+      s.clock.set(Math.ceil(s.clock.now() / WINDOW) * WINDOW + WINDOW - 1);
+      for (const p of POLICIES) await s.limiter.check({ policy: p.name, userId: 'edge', ip: '', cost: 10, dryRun: false, recordActivity: '', sessionId: '' });
+      await new Promise((r) => setTimeout(r, 50));
+      for (const p of POLICIES) {
+        const r = await s.limiter.check({ policy: p.name, userId: 'edge', ip: '', cost: 1, dryRun: false, recordActivity: '', sessionId: '' });
+        expect(r.allowed, p.name).toBe(false);
+      }
+    } finally {
+      await s.close();
+    }
+  });
+
   it('leaves no key without a TTL, whatever the algorithm', async () => {
     const s = await limiterStack('redis', redisUrl, { policies: POLICIES });
     try {

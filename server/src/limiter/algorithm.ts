@@ -48,8 +48,16 @@ export interface Algorithm<S = unknown> {
 
 export const MODE_CODE: Record<Mode, number> = { consume: 0, peek: 1, refund: 2 };
 
+/**
+ * Added to every Redis TTL. Scripts decide by the server's clock, Redis expires keys by its own:
+ * without slack, a key whose state is needed for 1 more ms (a fixed window ending now) could
+ * vanish before the next request, or early on a Redis clock running ahead, and its count be lost.
+ */
+export const TTL_SLACK_MS = 1_000;
+
 /** Shared head of every script: arguments as locals, and the block check before any counting. */
 export const LUA_PRELUDE = `
+local ttl_slack = ${TTL_SLACK_MS}
 local key = KEYS[1]
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])

@@ -33,7 +33,7 @@ if n + cost <= limit then
   if mode == 0 and cost > 0 then
     after = n + cost
     redis.call('HSET', key, 'w', ws, 'n', after)
-    redis.call('PEXPIRE', key, left)
+    redis.call('PEXPIRE', key, left + ttl_slack)
   end
   local reset = 0
   if after > 0 then reset = left end

@@ -20,7 +20,7 @@ local count = redis.call('ZCARD', key)
 if count + cost <= limit then
   if mode == 0 and cost > 0 then
     for i = 1, cost do redis.call('ZADD', key, now, member .. ':' .. i) end
-    redis.call('PEXPIRE', key, window)
+    redis.call('PEXPIRE', key, window + ttl_slack)
   end
   local reset = 0
   if mode == 0 and cost > 0 then

@@ -50,7 +50,7 @@ if used + cost * window <= cap then
   if mode == 0 and cost > 0 then
     after = cur + cost
     redis.call('HSET', key, 'w', ws, 'c', after, 'p', prev)
-    redis.call('PEXPIRE', key, ws + 2 * window - now)
+    redis.call('PEXPIRE', key, ws + 2 * window - now + ttl_slack)
   end
   local reset = 0
   if after > 0 then reset = ws + 2 * window - now elseif prev > 0 then reset = ws + window - now end

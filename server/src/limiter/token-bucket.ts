@@ -25,7 +25,7 @@ if mode == 2 then
     used = math.max(0, used - need)
     if used > 0 then
       redis.call('HSET', key, 'u', used, 't', math.max(t, now))
-      redis.call('PEXPIRE', key, math.ceil(used / limit))
+      redis.call('PEXPIRE', key, math.ceil(used / limit) + ttl_slack)
     else
       redis.call('DEL', key)
     end
@@ -37,7 +37,7 @@ if used + need <= cap then
   if mode == 0 and cost > 0 then
     after = used + need
     redis.call('HSET', key, 'u', after, 't', math.max(t, now))
-    redis.call('PEXPIRE', key, math.ceil(after / limit))
+    redis.call('PEXPIRE', key, math.ceil(after / limit) + ttl_slack)
   end
   return {1, math.floor((cap - used - need) / window), math.ceil(after / limit), 0}
 end
