@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { parseDuration } from '../../server/src/policy/duration.js';
 import { parsePolicies, PolicyFileError } from '../../server/src/policy/policy-file.js';
 import { ROOT } from '../support/server-process.js';
@@ -115,6 +116,7 @@ describe('the policy file', () => {
     ['a fractional limit', 'policies:\n  - name: ai\n    limit: 2.5\n    window: 1m\n', 'p.yaml:3: policy "ai": limit: must be a whole number'],
     ['a string limit', 'policies:\n  - name: ai\n    limit: "20"\n    window: 1m\n', 'p.yaml:3: policy "ai": limit: must be a whole number from 1 to 100000, got "20"'],
     ['a huge sliding log', 'policies:\n  - name: ai\n    limit: 200000\n    window: 1m\n', 'use sliding_window for large limits'],
+    ['an infinite limit', 'policies:\n  - name: ai\n    limit: .inf\n    window: 1m\n', 'p.yaml:3: policy "ai": limit: must be a whole number from 1 to 100000, got Infinity'],
     ['a missing limit', 'policies:\n  - name: ai\n    window: 1m\n', 'p.yaml:2: policy "ai": limit: is required'],
     ['a window without unit', 'policies:\n  - name: ai\n    limit: 5\n    window: 60\n', 'p.yaml:4: policy "ai": window: must be a duration with a unit'],
     ['a window of 0', 'policies:\n  - name: ai\n    limit: 5\n    window: 0s\n', 'p.yaml:4: policy "ai": window: must be from 1ms to 30d'],
@@ -139,6 +141,26 @@ describe('the policy file', () => {
     ['a repeated key', 'policies:\n  - name: ai\n    limit: 5\n    limit: 6\n    window: 1m\n', 'p.yaml:4: Map keys must be unique'],
   ])('rejects %s, naming the line, policy and field', (_, text, message) => {
     expect(problems(text).join('\n')).toContain(message);
+  });
+
+  it('rejects anything else with a PolicyFileError, never another exception', () => {
+    const key = fc.constantFrom('name', 'limit', 'window', 'algorithm', 'scopes', 'ip_limit', 'burst', 'ip_burst', 'shadow', 'failure_mode', 'description', 'other');
+    const value = fc.oneof(fc.jsonValue(), fc.constantFrom('1m', 'ai', 'token_bucket', 'local', ['user'], 5, 0, -1, 1e300));
+    const doc = fc.oneof(
+      fc.record({ policies: fc.array(fc.dictionary(key, value), { maxLength: 4 }) }),
+      fc.jsonValue(),
+    );
+    fc.assert(
+      fc.property(doc, fc.boolean(), (d, asYaml) => {
+        const text = asYaml ? stringify(d) : JSON.stringify(d);
+        try {
+          parsePolicies(text, 'p.yaml');
+        } catch (err) {
+          expect(err).toBeInstanceOf(PolicyFileError);
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('reports every problem of the file at once', () => {

@@ -115,7 +115,8 @@ function readPolicy(map: YAMLMap, index: number, at: At, problems: string[]): Po
   const algorithm = oneOf<AlgorithmName>('algorithm', ALGORITHMS, 'sliding_log');
   const limit = count('limit', algorithm === 'sliding_log' ? MAX_SLIDING_LOG_LIMIT : MAX_LIMIT);
   if (!field('limit')) fail(map, 'limit', 'is required');
-  if (algorithm === 'sliding_log' && limit === undefined && (field('limit')?.value as number) > MAX_SLIDING_LOG_LIMIT) {
+  const asked = field('limit')?.value;
+  if (algorithm === 'sliding_log' && Number.isInteger(asked) && (asked as number) > MAX_SLIDING_LOG_LIMIT && (asked as number) <= MAX_LIMIT) {
     problems[problems.length - 1] += ' (sliding_log keeps one entry per unit; use sliding_window for large limits)';
   }
 
@@ -177,5 +178,6 @@ function readScopes(f: { node: Node; value: unknown } | undefined, fail: Fail): 
 
 function show(value: unknown): string {
   if (isMap(value) || isSeq(value)) return JSON.stringify(value.toJSON());
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
   return JSON.stringify(value) ?? String(value);
 }
