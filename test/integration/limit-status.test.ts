@@ -77,6 +77,21 @@ describe.each<StoreName>(['memory', 'redis'])('GetLimitStatus with all four algo
   });
 });
 
+describe('a token bucket policy', () => {
+  it('refuses a cost above the bucket size of any key it checks, naming the field', async () => {
+    const p = policy({ name: 'tb', algorithm: 'token_bucket', limit: 10, burst: 6, ipLimit: 10, ipBurst: 3 });
+    const s = await limiterStack('memory', redisUrl, { policies: [p] });
+    try {
+      const check = (cost: number, ip: string) => s.limiter.check({ policy: 'tb', userId: 'u', ip, cost, dryRun: false, recordActivity: '', sessionId: '' });
+      expect((await check(6, '')).allowed).toBe(true);
+      await expect(check(7, '')).rejects.toThrow('cost: 7 exceeds the burst 6 of policy "tb"');
+      await expect(check(4, '192.0.2.60')).rejects.toThrow('cost: 4 exceeds the burst 3 of policy "tb"');
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe.each<StoreName>(['memory', 'redis'])('limits lowered by a reload, on the %s store', (storeName) => {
   it('deny keys already over the new limit and report 0 remaining, for every algorithm', async () => {
     const s = await limiterStack(storeName, redisUrl, { policies: POLICIES });

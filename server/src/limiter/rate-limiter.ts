@@ -189,7 +189,8 @@ function validCost(cost: number | undefined, policy: Policy, targets: readonly T
   if (cost === undefined) return 1;
   if (cost === 0) throw FloodgateError.invalid('cost', 'must be at least 1 (leave it unset for 1)');
   const max = Math.min(...targets.map((t) => capacityFor(policy, t.scope)));
-  if (cost > max) throw FloodgateError.invalid('cost', `${cost} exceeds the limit ${max} of policy "${policy.name}"`);
+  const what = policy.algorithm === 'token_bucket' ? 'burst' : 'limit';
+  if (cost > max) throw FloodgateError.invalid('cost', `${cost} exceeds the ${what} ${max} of policy "${policy.name}"`);
   return cost;
 }
 
