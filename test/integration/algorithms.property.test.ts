@@ -114,7 +114,7 @@ describe.each(CASES)('%s on the %s store matches the reference model', (algorith
         fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 40 }), async (steps) => {
           run++;
           const userId = `prop-${run}`;
-          const ip = `192.0.2.${run % 250}`;
+          const ip = `10.${run >> 16}.${(run >> 8) & 255}.${run & 255}`;
           s.clock.set(Date.UTC(2026, 0, 1) + run * 100 * WINDOW);
           const user = new ReferenceKey(MEANINGS[algorithm], LIMIT);
           const ipKey = new ReferenceKey(MEANINGS[algorithm], IP_LIMIT);
