@@ -25,7 +25,12 @@ describe.each<StoreName>(['memory', 'redis'])('GetLimitStatus with all four algo
 
   it('reports the full quota and nothing to wait for on keys never used', async () => {
     const status = await s.limiter.status('fresh', '192.0.2.10');
-    expect(status.policies.map((p) => p.policy!.name)).toEqual(POLICIES.map((p) => p.name));
+    expect(status.policies.map((p) => [p.policy!.name, p.policy!.algorithm, p.policy!.burst, p.policy!.ipBurst])).toEqual([
+      ['sliding-log', 'sliding_log', 0, 0],
+      ['sliding-window', 'sliding_window', 0, 0],
+      ['token-bucket', 'token_bucket', 10, 4],
+      ['fixed-window', 'fixed_window', 0, 0],
+    ]);
     for (const row of status.policies) {
       expect(row.statuses.map((st) => [st.scope, st.limit, st.remaining, st.resetAfterMs, st.retryAfterMs, st.allowed])).toEqual([
         [Scope.SCOPE_USER, 10, 10, 0, 0, true],

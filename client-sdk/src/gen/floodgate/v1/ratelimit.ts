@@ -197,10 +197,13 @@ export interface PolicyInfo {
   algorithm: string;
   scopes: Scope[];
   ipLimit: number;
+  /** token_bucket: bucket size of the user key (0 for the other algorithms). */
   burst: number;
   shadow: boolean;
   failureMode: string;
   description: string;
+  /** token_bucket: bucket size of the IP key (0 for the other algorithms and without the ip scope). */
+  ipBurst: number;
 }
 
 export interface PolicyStatus {
@@ -1159,6 +1162,7 @@ function createBasePolicyInfo(): PolicyInfo {
     shadow: false,
     failureMode: "",
     description: "",
+    ipBurst: 0,
   };
 }
 
@@ -1197,6 +1201,9 @@ export const PolicyInfo: MessageFns<PolicyInfo> = {
     }
     if (message.description !== "") {
       writer.uint32(82).string(message.description);
+    }
+    if (message.ipBurst !== 0) {
+      writer.uint32(88).uint32(message.ipBurst);
     }
     return writer;
   },
@@ -1304,6 +1311,14 @@ export const PolicyInfo: MessageFns<PolicyInfo> = {
             message.description = reader.string();
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.ipBurst = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1340,6 +1355,11 @@ export const PolicyInfo: MessageFns<PolicyInfo> = {
         ? globalThis.String(object.failure_mode)
         : "",
       description: isSet(object.description) ? globalThis.String(object.description) : "",
+      ipBurst: isSet(object.ipBurst)
+        ? globalThis.Number(object.ipBurst)
+        : isSet(object.ip_burst)
+        ? globalThis.Number(object.ip_burst)
+        : 0,
     };
   },
 
@@ -1375,6 +1395,9 @@ export const PolicyInfo: MessageFns<PolicyInfo> = {
     if (message.description !== "") {
       obj.description = message.description;
     }
+    if (message.ipBurst !== 0) {
+      obj.ipBurst = Math.round(message.ipBurst);
+    }
     return obj;
   },
 
@@ -1393,6 +1416,7 @@ export const PolicyInfo: MessageFns<PolicyInfo> = {
     message.shadow = object.shadow ?? false;
     message.failureMode = object.failureMode ?? "";
     message.description = object.description ?? "";
+    message.ipBurst = object.ipBurst ?? 0;
     return message;
   },
 };
