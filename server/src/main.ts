@@ -3,19 +3,24 @@ import { Admin } from './admin/admin.js';
 import { AdminAuth } from './admin/admin-auth.js';
 import { ConfigError, loadConfig, type Config } from './config/env.js';
 import { systemClock } from './clock.js';
-import { startGrpcServer, setServing } from './grpc/server.js';
+import { Readiness } from './grpc/readiness.js';
+import { startGrpcServer } from './grpc/server.js';
 import { RateLimiter } from './limiter/rate-limiter.js';
 import { createLogger, type Logger } from './log.js';
 import { IpAllowlist } from './net/ip.js';
 import { DEFAULT_POLICIES } from './policy/policy.js';
 import { FilePolicySource } from './policy/file-policy-source.js';
 import { StaticPolicySource, type PolicySource } from './policy/policy-source.js';
+import { gracefulShutdown } from './shutdown.js';
+import { FailoverStore } from './store/failover-store.js';
 import { KeySpace } from './store/keys.js';
 import { MemoryStore } from './store/memory-store.js';
+import { describeTarget } from './store/redis-connection.js';
 import { RedisStore } from './store/redis-store.js';
 import type { Store } from './store/store.js';
 import { TrackingCleanup } from './tracking/cleanup.js';
 import { openTracking } from './tracking/open-tracking.js';
+import { ActivityBuffer } from './tracking/activity-buffer.js';
 import { Tracker } from './tracking/tracker.js';
 
 /** Wiring: the one place that knows every part. */
@@ -31,16 +36,47 @@ async function main(): Promise<void> {
   }
   const log = createLogger(config.logLevel);
   const policies = openPolicies(config, log);
-  const store = await openStore(config, log);
+  const backend = await openBackend(config, log);
   log.info(
     { file: config.policiesFile ?? null, policies: policies.list().map((p) => p.name) },
     config.policiesFile ? `policies loaded from ${config.policiesFile}` : 'no POLICIES_FILE set: using the default policies',
   );
   const keys = new KeySpace(config.keyPrefix);
-  const { tracking, storeAdmin } = openTracking(store, keys, systemClock);
-  const tracker = new Tracker(tracking, systemClock);
+  let readiness: Readiness | undefined;
+  // Tracking writes are held while Redis is unreachable, and written when it is back.
+  const trackingBuffer =
+    backend instanceof RedisStore && config.trackingBufferSize > 0
+      ? new ActivityBuffer({ capacity: config.trackingBufferSize, retryIntervalMs: config.redisProbeIntervalMs, log })
+      : undefined;
+  // Rate limits survive a Redis outage through each policy's failure mode; see docs/reliability.md.
+  const store: Store =
+    backend instanceof RedisStore
+      ? new FailoverStore({
+          primary: backend,
+          local: new MemoryStore(systemClock),
+          probeIntervalMs: config.redisProbeIntervalMs,
+          callTimeoutMs: config.redisCommandTimeoutMs,
+          log,
+          onAvailabilityChange: (available) => {
+            readiness?.storeAvailability(available);
+            if (available) void trackingBuffer?.flush();
+          },
+        })
+      : backend;
+  const { tracking, storeAdmin } = openTracking(backend, keys, systemClock);
+  const tracker = new Tracker(tracking, systemClock, trackingBuffer);
   const limiter = new RateLimiter({ store, policies, keys, clock: systemClock, allowlist, maxBatch: config.maxBatchSize, tracker });
-  const admin = new Admin({ tracker, tracking, limiter, policies, keys, store: storeAdmin, clock: systemClock });
+  const admin = new Admin({
+    tracker,
+    tracking,
+    limiter,
+    policies,
+    keys,
+    store: storeAdmin,
+    clock: systemClock,
+    degraded: () => store instanceof FailoverStore && !store.available,
+    ...(trackingBuffer ? { trackingBuffer } : {}),
+  });
   const adminAuth = new AdminAuth(config.adminTokens);
   if (!adminAuth.enabled) log.warn('no ADMIN_TOKENS or ADMIN_TOKENS_FILE: the admin API is disabled (every call UNAUTHENTICATED)');
   const cleanup = new TrackingCleanup(tracking, systemClock, log, {
@@ -50,21 +86,23 @@ async function main(): Promise<void> {
   cleanup.start();
   const grpc = await startGrpcServer({ host: config.grpcHost, port: config.grpcPort, limiter, tracker, admin, adminAuth, log });
   log.info({ port: grpc.port, store: store.kind }, `gRPC listening on ${config.grpcHost}:${grpc.port}`);
+  readiness = new Readiness(grpc.health, () => policies.list().every((p) => p.failureMode === 'local'));
+  if (store instanceof FailoverStore) readiness.storeAvailability(store.available);
 
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down');
-    setServing(grpc.health, false);
-    cleanup.stop();
-    grpc.server.tryShutdown(async () => {
+  const stop = gracefulShutdown({
+    server: grpc.server,
+    readiness,
+    log,
+    drainMs: config.shutdownDrainMs,
+    graceMs: config.shutdownGraceMs,
+    close: async () => {
+      cleanup.stop();
       if (policies instanceof FilePolicySource) policies.close();
+      trackingBuffer?.close();
       await store.close();
-      log.info('stopped');
-      process.exit(0);
-    });
-  };
+    },
+    exit: (code) => process.exit(code),
+  });
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 }
@@ -88,15 +126,20 @@ function openPolicies(config: Config, log: Logger): PolicySource {
   }
 }
 
-async function openStore(config: Config, log: Logger): Promise<Store> {
-  if (!config.redisUrl) {
-    log.info({ store: 'memory' }, 'no REDIS_URL set: using the in-process memory store (limits are per process, not shared)');
+/** Redis (single, Sentinel or Cluster) when configured, else the in-process memory store. */
+async function openBackend(config: Config, log: Logger): Promise<RedisStore | MemoryStore> {
+  const target = config.redisTarget;
+  if (!target) {
+    log.info({ store: 'memory' }, 'no Redis configured: using the in-process memory store (limits are per process, not shared)');
     return new MemoryStore(systemClock);
   }
-  log.info({ store: 'redis' }, 'connecting to Redis');
+  log.info({ store: target.kind }, `connecting to Redis: ${describeTarget(target)}`);
   try {
     return await RedisStore.connect({
-      url: config.redisUrl,
+      target,
+      ...(config.redisPassword !== undefined ? { password: config.redisPassword } : {}),
+      ...(config.redisSentinelPassword !== undefined ? { sentinelPassword: config.redisSentinelPassword } : {}),
+      tls: config.redisTls,
       commandTimeoutMs: config.redisCommandTimeoutMs,
       connectTimeoutMs: config.redisConnectTimeoutMs,
     });

@@ -3,12 +3,15 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ServerProcess } from '../support/server-process.js';
 import { uniquePrefix } from '../support/stack.js';
 
-const redisUrl = inject('redisUrl');
+const TOPOLOGIES: Array<[string, Record<string, string>]> = [
+  ['one Redis', { REDIS_URL: inject('redisUrl') }],
+  ['a 3-master Redis Cluster', { REDIS_CLUSTER_NODES: inject('redisClusterNodes') }],
+];
 
-describe('three Floodgate processes on one Redis', () => {
+describe.each(TOPOLOGIES)('three Floodgate processes on %s', (_name, redisEnv) => {
   let servers: ServerProcess[] = [];
   beforeAll(async () => {
-    const env = { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: uniquePrefix() };
+    const env = { ...redisEnv, REDIS_KEY_PREFIX: uniquePrefix() };
     servers = await Promise.all([0, 1, 2].map(() => ServerProcess.start(env)));
   });
   afterAll(async () => {

@@ -1,6 +1,6 @@
 import { Reason, Scope } from '@floodgate/client';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
-import { keysWithTtl, limiterStack, policy, type LimiterStack, type StoreName } from '../support/stack.js';
+import { keysWithTtl, limiterStack, policy, rawRedis, type LimiterStack, type StoreName } from '../support/stack.js';
 
 const redisUrl = inject('redisUrl');
 const POLICIES = [
@@ -10,8 +10,8 @@ const POLICIES = [
   policy({ name: 'quiet', limit: 2, windowMs: 10_000, shadow: true }),
 ];
 
-// One suite, both stores: the memory store must behave exactly like Redis.
-describe.each<StoreName>(['memory', 'redis'])('rate limiter on the %s store', (storeName) => {
+// One suite, every store: the memory store and a 3-master Redis Cluster must behave exactly like Redis.
+describe.each<StoreName>(['memory', 'redis', 'cluster'])('rate limiter on the %s store', (storeName) => {
   let s: LimiterStack;
   beforeEach(async () => {
     s = await limiterStack(storeName, redisUrl, { policies: POLICIES, allowlist: ['10.0.0.0/8', '2001:db8::/32'] });
@@ -108,8 +108,7 @@ describe.each<StoreName>(['memory', 'redis'])('rate limiter on the %s store', (s
     if (storeName === 'memory') {
       (s.store as import('../../server/src/store/memory-store.js').MemoryStore).put(blockKey, '1', s.clock.now() + 60_000);
     } else {
-      const { Redis } = await import('ioredis');
-      const r = new Redis(redisUrl);
+      const r = rawRedis(storeName, redisUrl);
       await r.set(blockKey, '1', 'PX', 60_000);
       r.disconnect();
     }
@@ -140,14 +139,14 @@ describe.each<StoreName>(['memory', 'redis'])('rate limiter on the %s store', (s
 
 });
 
-describe('rate limiter on Redis', () => {
+describe.each<Exclude<StoreName, 'memory'>>(['redis', 'cluster'])('rate limiter on %s', (storeName) => {
   it('puts a TTL on every key it writes', async () => {
-    const s = await limiterStack('redis', redisUrl, { policies: POLICIES });
+    const s = await limiterStack(storeName, redisUrl, { policies: POLICIES });
     try {
       const check = (userId: string, ip: string) =>
         s.limiter.check({ policy: 'userips', userId, ip, cost: undefined, dryRun: false, recordActivity: '', sessionId: '' });
       for (let i = 0; i < 4; i++) await check(`ttl${i}`, `192.0.2.${i % 2}`);
-      const keys = await keysWithTtl(redisUrl, s.keys.prefix);
+      const keys = await keysWithTtl(redisUrl, s.keys.prefix, storeName);
       expect(keys.size).toBe(6);
       for (const [key, ttl] of keys) expect(ttl, key).toBeGreaterThan(0);
     } finally {

@@ -27,7 +27,7 @@ export class ServerProcess {
 
   static async start(env: Record<string, string> = {}, timeoutMs = 15_000, program = FLOODGATE): Promise<ServerProcess> {
     const proc = spawn(process.execPath, [program.main], {
-      env: { PATH: process.env.PATH, GRPC_PORT: '0', GRPC_HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+      env: { PATH: process.env.PATH, GRPC_PORT: '0', GRPC_HOST: '127.0.0.1', LOG_LEVEL: 'info', SHUTDOWN_DRAIN_MS: '0', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const logs: string[] = [];

@@ -1,6 +1,7 @@
 import { createClient, type FloodgateClient } from '@floodgate/client';
 import { pino } from 'pino';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
+import { inject } from 'vitest';
 import { ManualClock } from '../../server/src/clock.js';
 import { startGrpcServer, type GrpcServer } from '../../server/src/grpc/server.js';
 import { RateLimiter } from '../../server/src/limiter/rate-limiter.js';
@@ -9,6 +10,7 @@ import { DEFAULT_POLICIES, type Policy } from '../../server/src/policy/policy.js
 import { StaticPolicySource } from '../../server/src/policy/policy-source.js';
 import { KeySpace } from '../../server/src/store/keys.js';
 import { MemoryStore } from '../../server/src/store/memory-store.js';
+import { parseHostPorts, type RedisTarget } from '../../server/src/store/redis-connection.js';
 import { RedisStore } from '../../server/src/store/redis-store.js';
 import type { Store } from '../../server/src/store/store.js';
 import { Admin } from '../../server/src/admin/admin.js';
@@ -18,7 +20,8 @@ import { openTracking } from '../../server/src/tracking/open-tracking.js';
 import { Tracker } from '../../server/src/tracking/tracker.js';
 import type { TrackingStore } from '../../server/src/tracking/tracking-store.js';
 
-export type StoreName = 'memory' | 'redis';
+/** `cluster` is the 3-master Redis Cluster the test setup starts; `redis` the single server at redisUrl. */
+export type StoreName = 'memory' | 'redis' | 'cluster';
 
 export const silentLog = pino({ level: 'silent' });
 
@@ -29,7 +32,17 @@ export function uniquePrefix(): string {
 
 export async function openStore(name: StoreName, clock: ManualClock, redisUrl: string): Promise<Store> {
   if (name === 'memory') return new MemoryStore(clock);
-  return RedisStore.connect({ url: redisUrl, commandTimeoutMs: 2_000, connectTimeoutMs: 5_000 });
+  return RedisStore.connect({ target: redisTarget(name, redisUrl), commandTimeoutMs: 2_000, connectTimeoutMs: 5_000 });
+}
+
+export function redisTarget(name: Exclude<StoreName, 'memory'>, redisUrl: string): RedisTarget {
+  return name === 'cluster' ? { kind: 'cluster', nodes: parseHostPorts(inject('redisClusterNodes')) } : { kind: 'single', url: redisUrl };
+}
+
+/** A plain client of the Redis behind a store, for looking at keys directly. */
+export function rawRedis(name: Exclude<StoreName, 'memory'>, redisUrl: string): Redis | Cluster {
+  const target = redisTarget(name, redisUrl);
+  return target.kind === 'cluster' ? new Cluster(target.nodes) : new Redis(redisUrl);
 }
 
 /** The admin token of grpcStack's server and client. */
@@ -106,20 +119,24 @@ export async function grpcStack(
   };
 }
 
-/** Every key under a prefix with its PTTL (-1: no TTL). */
-export async function keysWithTtl(redisUrl: string, prefix: string): Promise<Map<string, number>> {
-  const redis = new Redis(redisUrl);
+/** Every key under a prefix with its PTTL (-1: no TTL), on every master of a cluster. */
+export async function keysWithTtl(redisUrl: string, prefix: string, name: Exclude<StoreName, 'memory'> = 'redis'): Promise<Map<string, number>> {
+  const client = rawRedis(name, redisUrl);
   try {
+    if (client instanceof Cluster) await new Promise((r) => client.once('ready', r));
+    const nodes = client instanceof Cluster ? client.nodes('master') : [client];
     const out = new Map<string, number>();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      for (const k of keys) out.set(k, await redis.pttl(k));
-    } while (cursor !== '0');
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+        cursor = next;
+        for (const k of keys) out.set(k, await node.pttl(k));
+      } while (cursor !== '0');
+    }
     return out;
   } finally {
-    redis.disconnect();
+    client.disconnect();
   }
 }
 

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { parseHostPorts, type HostPort, type RedisTarget } from '../store/redis-connection.js';
 
 /**
  * Configuration from environment variables, validated once at start. A bad value throws a
@@ -18,9 +19,19 @@ export interface Config {
   grpcHost: string;
   grpcPort: number;
   redisUrl: string | undefined;
+  /** Single (REDIS_URL), Sentinel or Cluster; undefined means the in-process memory store. */
+  redisTarget: RedisTarget | undefined;
+  redisPassword: string | undefined;
+  redisTls: boolean;
   keyPrefix: string;
   redisCommandTimeoutMs: number;
   redisConnectTimeoutMs: number;
+  /** How often the failover layer pings Redis while it is unreachable. */
+  redisProbeIntervalMs: number;
+  /** After SIGTERM: answer calls (health NOT_SERVING) this long before refusing new ones. */
+  shutdownDrainMs: number;
+  /** After SIGTERM: exit within this long, in-flight calls or not. */
+  shutdownGraceMs: number;
   ipAllowlist: string[];
   policiesFile: string | undefined;
   policiesPollIntervalMs: number;
@@ -49,6 +60,39 @@ function int(env: Env, name: string, def: number, min: number, max: number): num
   return n;
 }
 
+function bool(env: Env, name: string): boolean {
+  const raw = str(env, name)?.toLowerCase();
+  if (raw === undefined || raw === 'false' || raw === '0') return false;
+  if (raw === 'true' || raw === '1') return true;
+  throw new ConfigError(name, `expected true or false, got "${raw}"`);
+}
+
+function hostPorts(env: Env, name: string): HostPort[] | undefined {
+  const raw = str(env, name);
+  if (raw === undefined) return undefined;
+  try {
+    return parseHostPorts(raw);
+  } catch (err) {
+    throw new ConfigError(name, (err as Error).message);
+  }
+}
+
+/** At most one of REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES; Sentinel needs its master name. */
+function redisTarget(env: Env, url: string | undefined): RedisTarget | undefined {
+  const sentinels = hostPorts(env, 'REDIS_SENTINELS');
+  const nodes = hostPorts(env, 'REDIS_CLUSTER_NODES');
+  const given = [url && 'REDIS_URL', sentinels && 'REDIS_SENTINELS', nodes && 'REDIS_CLUSTER_NODES'].filter(Boolean);
+  if (given.length > 1) throw new ConfigError(given[1] as string, `set only one of ${given.join(', ')}`);
+  const name = str(env, 'REDIS_SENTINEL_NAME');
+  if (sentinels) {
+    if (name === undefined) throw new ConfigError('REDIS_SENTINEL_NAME', 'is required with REDIS_SENTINELS');
+    return { kind: 'sentinel', sentinels, name };
+  }
+  if (name !== undefined) throw new ConfigError('REDIS_SENTINEL_NAME', 'is only used with REDIS_SENTINELS');
+  if (nodes) return { kind: 'cluster', nodes };
+  return url === undefined ? undefined : { kind: 'single', url };
+}
+
 function list(env: Env, name: string): string[] {
   return (str(env, name) ?? '')
     .split(',')
@@ -69,13 +113,24 @@ export function loadConfig(env: Env = process.env): Config {
   if (/[{}\s]/.test(keyPrefix)) {
     throw new ConfigError('REDIS_KEY_PREFIX', 'must not contain braces or white space');
   }
+  const shutdownDrainMs = int(env, 'SHUTDOWN_DRAIN_MS', 5_000, 0, 600_000);
+  const shutdownGraceMs = int(env, 'SHUTDOWN_GRACE_MS', 30_000, 1, 3_600_000);
+  if (shutdownGraceMs <= shutdownDrainMs) {
+    throw new ConfigError('SHUTDOWN_GRACE_MS', `must be above SHUTDOWN_DRAIN_MS (${shutdownDrainMs}), got ${shutdownGraceMs}`);
+  }
   return {
     grpcHost: str(env, 'GRPC_HOST') ?? '0.0.0.0',
     grpcPort: int(env, 'GRPC_PORT', 50051, 0, 65535),
     redisUrl,
+    redisTarget: redisTarget(env, redisUrl),
+    redisPassword: str(env, 'REDIS_PASSWORD'),
+    redisTls: bool(env, 'REDIS_TLS'),
     keyPrefix,
     redisCommandTimeoutMs: int(env, 'REDIS_COMMAND_TIMEOUT_MS', 500, 1, 60_000),
     redisConnectTimeoutMs: int(env, 'REDIS_CONNECT_TIMEOUT_MS', 5_000, 1, 300_000),
+    redisProbeIntervalMs: int(env, 'REDIS_PROBE_INTERVAL_MS', 1_000, 10, 60_000),
+    shutdownDrainMs,
+    shutdownGraceMs,
     ipAllowlist: list(env, 'IP_ALLOWLIST'),
     policiesFile: str(env, 'POLICIES_FILE'),
     policiesPollIntervalMs: int(env, 'POLICIES_POLL_INTERVAL_MS', 2_000, 100, 3_600_000),

@@ -16,7 +16,7 @@ import type { IpAllowlist } from '../net/ip.js';
 import { burstFor, capacityFor, limitFor, POLICY_NAME, type Policy, type ScopeName } from '../policy/policy.js';
 import type { PolicySource } from '../policy/policy-source.js';
 import type { KeySpace } from '../store/keys.js';
-import type { LimitCall, Store } from '../store/store.js';
+import type { LimitCall, Store, StoreOutcome } from '../store/store.js';
 import type { Tracker } from '../tracking/tracker.js';
 import type { ActivityEvent } from '../tracking/tracking-store.js';
 import { validSubject, type Subject } from '../validation.js';
@@ -80,6 +80,7 @@ export class RateLimiter {
 
     const blocked = outcomes.some((o) => o.blocked);
     const allowed = !blocked && outcomes.every((o) => o.allowed);
+    const degraded = outcomes.some((o) => o.degraded);
     // Keys that allowed while another denied spend nothing: refunded, and reported as unspent
     // (a dry run reports the same numbers as the real check would).
     const unspent = new Set<number>();
@@ -88,10 +89,10 @@ export class RateLimiter {
       await this.deps.store.limit([...unspent].map((i) => ({ ...calls[i]!, mode: 'refund' })), now);
     }
     const statuses = outcomes.map((o, i) => toStatus(policy, targets[i]!, unspent.has(i) ? restore(o, cost) : o));
-    const reason = blocked ? Reason.REASON_SUSPENDED : allowed ? Reason.REASON_OK : Reason.REASON_OVER_LIMIT;
+    const reason = reasonOf(outcomes, blocked, allowed);
     const admitted = allowed || (policy.shadow && !blocked);
     if (activity && admitted && mode === 'consume') await this.deps.tracker!.record(activity);
-    return { ...base, allowed: admitted, wouldAllow: allowed, reason, statuses };
+    return { ...base, degraded, allowed: admitted, wouldAllow: allowed, reason, statuses };
   }
 
   /** The activity to record with this check (validated before anything is counted). */
@@ -141,7 +142,7 @@ export class RateLimiter {
     );
     let next = 0;
     return {
-      degraded: false,
+      degraded: outcomes.some((o) => o.degraded),
       policies: rows.map(({ policy, targets }) => ({
         policy: policyInfo(policy),
         statuses: targets.map((t) => toStatus(policy, t, outcomes[next++]!)),
@@ -181,8 +182,16 @@ export class RateLimiter {
       blockKey: this.deps.keys.block(t.scope, t.id),
       args: { limit: t.limit, windowMs: policy.windowMs, cost, burst: burstFor(policy, t.scope), member },
       mode,
+      failureMode: policy.failureMode,
     }));
   }
+}
+
+/** Without Redis, `open` and `closed` decide with their own reasons; `local` decides as usual (marked degraded). */
+function reasonOf(outcomes: readonly StoreOutcome[], blocked: boolean, allowed: boolean): Reason {
+  if (blocked) return Reason.REASON_SUSPENDED;
+  if (allowed) return outcomes.some((o) => o.degraded === 'open') ? Reason.REASON_DEGRADED_ALLOW : Reason.REASON_OK;
+  return outcomes.some((o) => o.degraded === 'closed') ? Reason.REASON_DEGRADED_DENY : Reason.REASON_OVER_LIMIT;
 }
 
 function validCost(cost: number | undefined, policy: Policy, targets: readonly Target[]): number {

@@ -1,30 +1,10 @@
 import { FloodgateError } from '@floodgate/client';
-import { Redis, type Cluster, type RedisOptions } from 'ioredis';
 import { LUA_PRELUDE, MODE_CODE, type Algorithm, type LimitOutcome } from '../limiter/algorithm.js';
 import { ALGORITHM_IMPLS } from '../limiter/algorithms.js';
+import { createRedisClient, describeTarget, type RedisClient, type RedisConnectionOptions } from './redis-connection.js';
 import type { LimitCall, Store, StoreKind } from './store.js';
 
 type ScriptFn = (...args: Array<string | number>) => Promise<[number, number, number, number]>;
-type Client = Redis | Cluster;
-
-export interface RedisStoreOptions {
-  url: string;
-  commandTimeoutMs: number;
-  connectTimeoutMs: number;
-}
-
-/** Options that keep every call bounded: no offline queue, a command timeout below the RPC deadline. */
-export function boundedOptions(o: Pick<RedisStoreOptions, 'commandTimeoutMs' | 'connectTimeoutMs'>): RedisOptions {
-  return {
-    enableAutoPipelining: true,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    commandTimeout: o.commandTimeoutMs,
-    connectTimeout: o.connectTimeoutMs,
-    lazyConnect: true,
-    retryStrategy: (times) => Math.min(50 * 2 ** times, 2_000),
-  };
-}
 
 function scriptName(algorithm: Algorithm<any>): string {
   return `fg_${algorithm.name}`;
@@ -34,7 +14,7 @@ function scriptName(algorithm: Algorithm<any>): string {
 export class RedisStore implements Store {
   private constructor(
     readonly kind: StoreKind,
-    readonly client: Client,
+    readonly client: RedisClient,
   ) {
     for (const algorithm of Object.values(ALGORITHM_IMPLS)) {
       client.defineCommand(scriptName(algorithm), { numberOfKeys: 2, lua: LUA_PRELUDE + algorithm.lua });
@@ -42,15 +22,17 @@ export class RedisStore implements Store {
   }
 
   /** Connects and waits until Redis answers; throws when it does not within the connect timeout. */
-  static async connect(options: RedisStoreOptions): Promise<RedisStore> {
-    const client = new Redis(options.url, boundedOptions(options));
-    const store = new RedisStore('single', client);
+  static async connect(options: RedisConnectionOptions): Promise<RedisStore> {
+    const client = createRedisClient(options);
+    // Connection errors surface through failed commands; without a listener ioredis would log them itself.
+    client.on('error', () => {});
+    const store = new RedisStore(options.target.kind, client);
     try {
-      await client.connect();
+      await withTimeout(client.connect(), options.connectTimeoutMs);
       await client.ping();
     } catch (err) {
       client.disconnect();
-      throw new Error(`cannot reach Redis at ${redact(options.url)}: ${(err as Error).message}`);
+      throw new Error(`cannot reach Redis at ${describeTarget(options.target)}: ${(err as Error).message}`);
     }
     return store;
   }
@@ -102,6 +84,11 @@ export function storeError(err: unknown): FloodgateError {
   return FloodgateError.unavailable(`store unavailable: ${(err as Error).message}`);
 }
 
-function redact(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
+/** Cluster's connect() keeps retrying on its own; start-up must give up after the connect timeout. */
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }

@@ -1,4 +1,5 @@
 import type { Algorithm, LimitArgs, LimitOutcome, Mode } from '../limiter/algorithm.js';
+import type { FailureMode } from '../policy/policy.js';
 
 export type StoreKind = 'memory' | 'single' | 'sentinel' | 'cluster';
 
@@ -10,7 +11,12 @@ export interface LimitCall {
   blockKey: string;
   args: LimitArgs;
   mode: Mode;
+  /** What decides this call while the shared store is unreachable (the policy's failure_mode). */
+  failureMode: FailureMode;
 }
+
+/** An outcome; `degraded` says it was decided without the shared store, and by which failure mode. */
+export type StoreOutcome = LimitOutcome & { degraded?: FailureMode };
 
 /**
  * Shared state behind the limiter. Each call of `limit` is atomic per key; a batch is sent
@@ -18,7 +24,7 @@ export interface LimitCall {
  */
 export interface Store {
   readonly kind: StoreKind;
-  limit(calls: readonly LimitCall[], now: number): Promise<LimitOutcome[]>;
+  limit(calls: readonly LimitCall[], now: number): Promise<StoreOutcome[]>;
   /** Round-trip time in ms; throws when the store is unreachable. */
   ping(): Promise<number>;
   close(): Promise<void>;

@@ -1,0 +1,115 @@
+import { FloodgateError } from '@floodgate/client';
+import { status } from '@grpc/grpc-js';
+import type { Logger } from '../log.js';
+import type { LimitCall, Store, StoreOutcome } from './store.js';
+
+export interface FailoverStoreOptions {
+  /** The shared store (Redis). */
+  primary: Store;
+  /** The per-process store that enforces `local` policies while the primary is unreachable. */
+  local: Store;
+  /** How often to ping the primary while it is unreachable. */
+  probeIntervalMs: number;
+  log: Logger;
+  /** Called when the primary becomes unreachable (false) and when it answers again (true). */
+  onAvailabilityChange?: (available: boolean) => void;
+}
+
+/**
+ * Redis first; when Redis fails, each call's failure mode decides: `local` runs the same
+ * algorithm on the in-process store, `open` allows, `closed` denies, all marked degraded.
+ * After the first failure every call goes straight to the fallback (no call waits for a
+ * timeout again) until a background ping finds Redis answering, then Redis is used again.
+ */
+export class FailoverStore implements Store {
+  private up = true;
+  private probe: NodeJS.Timeout | undefined;
+  private probing = false;
+
+  constructor(private readonly o: FailoverStoreOptions) {}
+
+  get kind() {
+    return this.o.primary.kind;
+  }
+
+  /** False while calls are decided by the failure modes instead of the shared store. */
+  get available(): boolean {
+    return this.up;
+  }
+
+  async limit(calls: readonly LimitCall[], now: number): Promise<StoreOutcome[]> {
+    if (!this.up) return this.fallback(calls, now);
+    // One call per key, so a Cluster node that is down degrades only the subjects on it.
+    const settled = await Promise.allSettled(calls.map((call) => this.o.primary.limit([call], now)));
+    const failed: number[] = [];
+    settled.forEach((r, i) => {
+      if (r.status === 'rejected') {
+        if (!isUnavailable(r.reason)) throw r.reason;
+        failed.push(i);
+      }
+    });
+    if (failed.length === 0) return settled.map((r) => (r as PromiseFulfilledResult<StoreOutcome[]>).value[0]!);
+    this.markDown((settled[failed[0]!] as PromiseRejectedResult).reason as Error);
+    const replaced = await this.fallback(failed.map((i) => calls[i]!), now);
+    const out = settled.map((r) => (r.status === 'fulfilled' ? r.value[0]! : undefined));
+    failed.forEach((i, j) => (out[i] = replaced[j]));
+    return out as StoreOutcome[];
+  }
+
+  async ping(): Promise<number> {
+    return this.o.primary.ping();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.probe);
+    await Promise.all([this.o.primary.close(), this.o.local.close()]);
+  }
+
+  private async fallback(calls: readonly LimitCall[], now: number): Promise<StoreOutcome[]> {
+    const local = calls.filter((c) => c.failureMode === 'local');
+    const localOutcomes = local.length ? await this.o.local.limit(local, now) : [];
+    let next = 0;
+    return calls.map((call): StoreOutcome => {
+      switch (call.failureMode) {
+        case 'local':
+          return { ...localOutcomes[next++]!, degraded: 'local' };
+        case 'open':
+          // Nothing is known about usage: report the whole limit as remaining.
+          return { allowed: true, blocked: false, remaining: call.args.limit, resetAfterMs: 0, retryAfterMs: 0, degraded: 'open' };
+        case 'closed':
+          // Retry hint: the next probe of Redis.
+          return { allowed: false, blocked: false, remaining: 0, resetAfterMs: 0, retryAfterMs: this.o.probeIntervalMs, degraded: 'closed' };
+      }
+    });
+  }
+
+  private markDown(err: Error): void {
+    if (!this.up) return;
+    this.up = false;
+    this.o.log.warn({ err: err.message }, 'shared store unreachable: deciding by each policy\'s failure mode');
+    this.o.onAvailabilityChange?.(false);
+    this.probe = setInterval(() => void this.probeOnce(), this.o.probeIntervalMs);
+    this.probe.unref();
+  }
+
+  private async probeOnce(): Promise<void> {
+    if (this.probing) return;
+    this.probing = true;
+    try {
+      await this.o.primary.ping();
+      clearInterval(this.probe);
+      this.probe = undefined;
+      this.up = true;
+      this.o.log.info('shared store reachable again: back to Redis');
+      this.o.onAvailabilityChange?.(true);
+    } catch {
+      // Still down; the next tick tries again.
+    } finally {
+      this.probing = false;
+    }
+  }
+}
+
+function isUnavailable(err: unknown): boolean {
+  return err instanceof FloodgateError && err.code === status.UNAVAILABLE;
+}

@@ -1,0 +1,108 @@
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** Where Redis is: one server by URL, a Sentinel-managed master, or a Cluster. */
+export type RedisTarget =
+  | { kind: 'single'; url: string }
+  | { kind: 'sentinel'; sentinels: HostPort[]; name: string }
+  | { kind: 'cluster'; nodes: HostPort[] };
+
+export interface RedisConnectionOptions {
+  target: RedisTarget;
+  /** For Sentinel and Cluster (a URL carries its own). Also sent to the sentinels. */
+  password?: string;
+  /** TLS for Sentinel and Cluster (a URL says so with rediss://). */
+  tls?: boolean;
+  commandTimeoutMs: number;
+  connectTimeoutMs: number;
+}
+
+export type RedisClient = Redis | Cluster;
+
+/** Reconnect quickly at first, then every 2 s at most, forever: Floodgate must find Redis again by itself. */
+const reconnectDelay = (times: number): number => Math.min(50 * 2 ** times, 2_000);
+
+/**
+ * Options that keep every call bounded: no offline queue (a command fails at once while
+ * disconnected instead of waiting), no retries, and a command timeout below the RPC deadline.
+ */
+export function boundedOptions(o: Pick<RedisConnectionOptions, 'commandTimeoutMs' | 'connectTimeoutMs'>): RedisOptions {
+  return {
+    enableAutoPipelining: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: o.commandTimeoutMs,
+    connectTimeout: o.connectTimeoutMs,
+    lazyConnect: true,
+    retryStrategy: reconnectDelay,
+  };
+}
+
+/** One ioredis client for any of the three topologies, not yet connected (call `connect()`). */
+export function createRedisClient(o: RedisConnectionOptions): RedisClient {
+  const bounded = boundedOptions(o);
+  const auth: RedisOptions = {
+    ...(o.password !== undefined ? { password: o.password } : {}),
+    ...(o.tls ? { tls: {} } : {}),
+  };
+  switch (o.target.kind) {
+    case 'single':
+      return new Redis(o.target.url, bounded);
+    case 'sentinel':
+      return new Redis({
+        ...bounded,
+        ...auth,
+        sentinels: o.target.sentinels,
+        name: o.target.name,
+        ...(o.password !== undefined ? { sentinelPassword: o.password } : {}),
+        ...(o.tls ? { enableTLSForSentinelMode: true, sentinelTLS: {} } : {}),
+        sentinelRetryStrategy: reconnectDelay,
+      });
+    case 'cluster': {
+      const { enableOfflineQueue, retryStrategy, lazyConnect, enableAutoPipelining, ...perNode } = bounded;
+      return new Cluster(o.target.nodes, {
+        enableOfflineQueue,
+        lazyConnect,
+        enableAutoPipelining,
+        clusterRetryStrategy: retryStrategy,
+        slotsRefreshTimeout: o.connectTimeoutMs,
+        redisOptions: { ...perNode, ...auth },
+      });
+    }
+  }
+}
+
+/** Where the target is, for logs and errors, without credentials. */
+export function describeTarget(target: RedisTarget): string {
+  switch (target.kind) {
+    case 'single':
+      return target.url.replace(/\/\/[^@/]*@/, '//***@');
+    case 'sentinel':
+      return `sentinel master "${target.name}" via ${target.sentinels.map(hostPort).join(',')}`;
+    case 'cluster':
+      return `cluster ${target.nodes.map(hostPort).join(',')}`;
+  }
+}
+
+function hostPort(h: HostPort): string {
+  return `${h.host}:${h.port}`;
+}
+
+/** Parses `host:port,host:port` (IPv6 as `[addr]:port`); throws naming the problem. */
+export function parseHostPorts(raw: string): HostPort[] {
+  const items = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (items.length === 0) throw new Error('expected host:port[,host:port...]');
+  return items.map((item) => {
+    const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(item);
+    const port = m ? Number(m[3]) : NaN;
+    if (!m || port < 1 || port > 65535) throw new Error(`"${item}" is not host:port`);
+    return { host: (m[1] ?? m[2])!, port };
+  });
+}

@@ -1,0 +1,80 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
+import { freePort, RedisServer } from './redis-server.js';
+
+const run = promisify(execFile);
+
+/** A port whose cluster bus port (port + 10000) is free too. */
+async function clusterPort(taken: Set<number>): Promise<number> {
+  for (;;) {
+    const p = await freePort();
+    if (p + 10_000 > 65_535 || taken.has(p)) continue;
+    if (taken.has(p + 10_000)) continue;
+    const bus = await isFree(p + 10_000);
+    if (bus) return p;
+  }
+}
+
+async function isFree(port: number): Promise<boolean> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/** A real 3-master Redis Cluster on loopback (no replicas), built with `redis-cli --cluster create`. */
+export class RedisCluster {
+  private constructor(readonly servers: RedisServer[]) {}
+
+  /** `host:port,host:port,host:port`, as REDIS_CLUSTER_NODES takes it. */
+  get nodes(): string {
+    return this.servers.map((s) => `127.0.0.1:${s.port}`).join(',');
+  }
+
+  static async start(): Promise<RedisCluster> {
+    const taken = new Set<number>();
+    const ports: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const p = await clusterPort(taken);
+      taken.add(p).add(p + 10_000);
+      ports.push(p);
+    }
+    const servers = await Promise.all(
+      ports.map((p) => RedisServer.start(p, ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000'])),
+    );
+    const cluster = new RedisCluster(servers);
+    try {
+      await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], {
+        timeout: 30_000,
+      });
+      await cluster.waitOk();
+    } catch (err) {
+      await cluster.stop();
+      throw err;
+    }
+    return cluster;
+  }
+
+  /** Until every node says cluster_state:ok (slots assigned and gossip settled). */
+  private async waitOk(timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (const s of this.servers) {
+      const c = new Redis({ port: s.port, host: '127.0.0.1' });
+      try {
+        while (!/cluster_state:ok/.test(await c.cluster('INFO'))) {
+          if (Date.now() > deadline) throw new Error(`redis cluster on ${this.nodes} did not become ready`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      } finally {
+        c.disconnect();
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.servers.map((s) => s.stop()));
+  }
+}
