@@ -59,6 +59,16 @@ export class RedisServer {
     }
   }
 
+  /** SIGSTOP: the server holds every connection open and answers nothing (a slow Redis). */
+  pause(): void {
+    this.proc.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.proc.kill('SIGCONT');
+  }
+
+  /** SIGKILL, keeping nothing (no persistence); start(port) brings a fresh one back on the same port. */
   async stop(): Promise<void> {
     if (this.proc.exitCode === null) {
       const exited = new Promise((r) => this.proc.once('exit', r));
