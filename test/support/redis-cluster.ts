@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { createServer } from 'node:net';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { freePort, RedisServer } from './redis-server.js';
@@ -9,15 +10,12 @@ const run = promisify(execFile);
 async function clusterPort(taken: Set<number>): Promise<number> {
   for (;;) {
     const p = await freePort();
-    if (p + 10_000 > 65_535 || taken.has(p)) continue;
-    if (taken.has(p + 10_000)) continue;
-    const bus = await isFree(p + 10_000);
-    if (bus) return p;
+    if (p + 10_000 > 65_535 || taken.has(p) || taken.has(p + 10_000)) continue;
+    if (await isFree(p + 10_000)) return p;
   }
 }
 
 async function isFree(port: number): Promise<boolean> {
-  const { createServer } = await import('node:net');
   return new Promise((resolve) => {
     const srv = createServer();
     srv.once('error', () => resolve(false));

@@ -31,12 +31,12 @@ export class RedisServer {
   static async start(port?: number, extraArgs: string[] = []): Promise<RedisServer> {
     const p = port ?? (await freePort());
     const dir = mkdtempSync(join(tmpdir(), 'fg-redis-'));
-    const proc = spawn(
-      'redis-server',
-      ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs],
-      { stdio: 'ignore' },
-    );
-    const server = new RedisServer(p, proc, dir);
+    return RedisServer.launch(p, dir, ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs]);
+  }
+
+  /** Runs redis-server with `args`, owning `dir` (removed on stop), and waits until `port` answers. */
+  static async launch(port: number, dir: string, args: string[]): Promise<RedisServer> {
+    const server = new RedisServer(port, spawn('redis-server', args, { stdio: 'ignore' }), dir);
     await server.waitReady();
     return server;
   }
