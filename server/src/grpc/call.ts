@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { FloodgateError } from '@floodgate/client';
-import { Metadata, status, type handleUnaryCall, type ServerUnaryCall } from '@grpc/grpc-js';
+import { Metadata, status, type handleUnaryCall, type ServerUnaryCall, type ServiceDefinition } from '@grpc/grpc-js';
 import type { Logger } from '../log.js';
 
 export interface CallContext {
@@ -16,6 +16,33 @@ export function requestIdOf(metadata: Metadata): string {
   return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
 }
 
+/** A request body that did not decode; unary() answers it with INVALID_ARGUMENT. */
+class UndecodableRequest {
+  constructor(readonly problem: string) {}
+}
+
+/**
+ * The same service with decoding that never throws: grpc-js would answer an undecodable body
+ * with INTERNAL itself, before any handler runs; this way it reaches unary() and is the caller's
+ * fault (INVALID_ARGUMENT), as it is.
+ */
+export function withDecodeErrorsAsInvalid<D extends ServiceDefinition>(definition: D): D {
+  const methods = Object.entries(definition).map(([name, method]) => [
+    name,
+    {
+      ...method,
+      requestDeserialize: (bytes: Buffer) => {
+        try {
+          return method.requestDeserialize(bytes);
+        } catch (err) {
+          return new UndecodableRequest((err as Error).message);
+        }
+      },
+    },
+  ]);
+  return Object.fromEntries(methods) as D;
+}
+
 /**
  * Adapts a promise handler to grpc-js: every call gets a request id and a child logger, and
  * every failure leaves as a proper status (FloodgateError's code, else INTERNAL), never UNKNOWN.
@@ -28,7 +55,11 @@ export function unary<Req, Res>(
   return (call: ServerUnaryCall<Req, Res>, callback) => {
     const requestId = requestIdOf(call.metadata);
     const ctx: CallContext = { requestId, log: log.child({ requestId, method }), metadata: call.metadata };
-    handler(call.request, ctx).then(
+    const run = async () => {
+      if (call.request instanceof UndecodableRequest) throw FloodgateError.invalid('request', `is not a valid ${method} request: ${call.request.problem}`);
+      return handler(call.request, ctx);
+    };
+    run().then(
       (res) => callback(null, res),
       (err: unknown) => {
         const e = err instanceof FloodgateError ? err : undefined;

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { AdminServiceService, RateLimitServiceService, TrackingServiceService } from '@floodgate/client';
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { Server, ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
@@ -10,6 +10,7 @@ import type { RateLimiter } from '../limiter/rate-limiter.js';
 import type { Logger } from '../log.js';
 import type { Tracker } from '../tracking/tracker.js';
 import { adminService } from './admin-service.js';
+import { withDecodeErrorsAsInvalid } from './call.js';
 import { rateLimitService } from './ratelimit-service.js';
 import { trackingService } from './tracking-service.js';
 
@@ -18,6 +19,14 @@ export const PROTO_DIR = fileURLToPath(new URL('../../../proto', import.meta.url
 const PROTO_FILES = ['floodgate/v1/ratelimit.proto', 'floodgate/v1/tracking.proto', 'floodgate/v1/admin.proto'];
 
 export const SERVICE_NAMES = ['floodgate.v1.RateLimitService', 'floodgate.v1.TrackingService', 'floodgate.v1.AdminService'] as const;
+
+/** A grpc-js server whose Floodgate services answer an undecodable request with INVALID_ARGUMENT, not INTERNAL. */
+class FloodgateServer extends Server {
+  override addService(service: ServiceDefinition, implementation: UntypedServiceImplementation): void {
+    const ours = Object.values(service).some((m) => m.path.startsWith('/floodgate.'));
+    super.addService(ours ? withDecodeErrorsAsInvalid(service) : service, implementation);
+  }
+}
 
 export interface GrpcServer {
   server: Server;
@@ -34,7 +43,7 @@ export async function startGrpcServer(opts: {
   adminAuth: AdminAuth;
   log: Logger;
 }): Promise<GrpcServer> {
-  const server = new Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
+  const server = new FloodgateServer({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
   server.addService(RateLimitServiceService, rateLimitService(opts.limiter, opts.log));
   server.addService(TrackingServiceService, trackingService(opts.tracker, opts.log));
   server.addService(AdminServiceService, adminService(opts.admin, opts.adminAuth, opts.log));

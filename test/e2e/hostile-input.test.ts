@@ -1,0 +1,82 @@
+import { loadSync, type PackageDefinition } from '@grpc/proto-loader';
+import { Client, credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { PROTO_DIR } from '../../server/src/grpc/server.js';
+import { healthStatus } from '../support/probes.js';
+import { messageArbitrary } from '../support/proto-arbitrary.js';
+import { ServerProcess } from '../support/server-process.js';
+import { uniquePrefix } from '../support/stack.js';
+
+const PROTO_FILES = ['floodgate/v1/ratelimit.proto', 'floodgate/v1/tracking.proto', 'floodgate/v1/admin.proto'];
+const SERVICES = ['floodgate.v1.RateLimitService', 'floodgate.v1.TrackingService', 'floodgate.v1.AdminService'];
+/** Codes that mean the server lost control of a call. */
+const BROKEN = new Set([status.UNKNOWN, status.INTERNAL, status.DEADLINE_EXCEEDED, status.UNAVAILABLE, status.DATA_LOSS]);
+
+interface Method {
+  path: string;
+  requestSerialize(v: unknown): Buffer;
+  requestType: { type: { name: string } };
+}
+
+const def: PackageDefinition = loadSync(PROTO_FILES, { includeDirs: [PROTO_DIR], keepCase: true, longs: String, enums: String, defaults: true });
+const methods: Method[] = SERVICES.flatMap((s) => Object.values(def[s] as unknown as Record<string, Method>));
+
+describe('hostile input at every RPC of a real process', () => {
+  let server: ServerProcess;
+  let channel: Client;
+  beforeAll(async () => {
+    server = await ServerProcess.start({ REDIS_URL: inject('redisUrl'), REDIS_KEY_PREFIX: uniquePrefix() });
+    channel = new Client(server.address, credentials.createInsecure());
+  });
+  afterAll(async () => {
+    channel?.close();
+    await server?.stop();
+  });
+
+  /** Sends one request; resolves with the gRPC status code it got (OK included). */
+  function send(path: string, payload: Buffer, authorized: boolean): Promise<{ code: number; details: string }> {
+    const md = new Metadata();
+    if (authorized) md.set('authorization', 'Bearer fuzz');
+    return new Promise((resolve) =>
+      channel.makeUnaryRequest(
+        path,
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        payload,
+        md,
+        { deadline: Date.now() + 10_000 },
+        (err: ServiceError | null) => resolve(err ? { code: err.code, details: err.details } : { code: status.OK, details: '' }),
+      ),
+    );
+  }
+
+  it.each(methods.map((m) => [m.path, m] as const))('%s answers every random request with a proper status', async (_path, method) => {
+    const requests = messageArbitrary(def, method.requestType.type.name);
+    await fc.assert(
+      fc.asyncProperty(requests, fc.boolean(), async (req, authorized) => {
+        const { code, details } = await send(method.path, method.requestSerialize(req), authorized);
+        expect(BROKEN.has(code), `${status[code]}: ${details}`).toBe(false);
+        if (code === status.INVALID_ARGUMENT) expect(details).toMatch(/^[a-z_.[\]0-9]+[ :]/);
+      }),
+      { numRuns: 60 },
+    );
+    expect(server.proc.exitCode).toBeNull();
+  });
+
+  it('answers random bytes (not a valid message) at every RPC without losing control', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...methods), fc.uint8Array({ maxLength: 512 }), async (method, bytes) => {
+        const { code, details } = await send(method.path, Buffer.from(bytes), false);
+        expect(BROKEN.has(code), `${status[code]}: ${details}`).toBe(false);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('is still alive, healthy and logged no unexpected failure afterwards', async () => {
+    expect(server.proc.exitCode).toBeNull();
+    expect(await healthStatus(server.address)).toBe('SERVING');
+    expect(server.logs.filter((l) => /unexpectedly|"level":(50|60)/.test(l))).toEqual([]);
+  });
+});
