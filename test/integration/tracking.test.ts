@@ -7,7 +7,7 @@ const redisUrl = inject('redisUrl');
 const POLICIES = [policy({ name: 'small', limit: 3, windowMs: 60_000 }), policy({ name: 'iponly', limit: 3, scopes: ['ip'] })];
 
 // One suite, both stores: the memory store must track exactly like Redis under the same fake clock.
-describe.each<StoreName>(['memory', 'redis'])('tracking on the %s store', (storeName) => {
+describe.each<StoreName>(['memory', 'redis', 'cluster'])('tracking on the %s store', (storeName) => {
   let s: LimiterStack;
   beforeEach(async () => {
     s = await limiterStack(storeName, redisUrl, { policies: POLICIES, allowlist: ['10.0.0.0/8'] });
