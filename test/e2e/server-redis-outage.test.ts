@@ -1,4 +1,5 @@
 import { createClient, Reason } from '@floodgate/client';
+import { status } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { healthStatus } from '../support/probes.js';
 import { RedisServer } from '../support/redis-server.js';
@@ -12,10 +13,16 @@ describe('a real process losing its Redis', () => {
     await redis?.stop();
   });
 
-  it('enforces the default (local) policies itself, stays SERVING, logs once each way, and goes back to Redis', async () => {
+  it('enforces the default (local) policies itself, buffers tracking, stays SERVING, logs once each way, and goes back to Redis', async () => {
     redis = await RedisServer.start();
-    server = await ServerProcess.start({ REDIS_URL: redis.url, REDIS_COMMAND_TIMEOUT_MS: '200', REDIS_PROBE_INTERVAL_MS: '100' });
-    const client = createClient({ address: server.address, deadlineMs: 1_000 });
+    server = await ServerProcess.start({
+      REDIS_URL: redis.url,
+      REDIS_COMMAND_TIMEOUT_MS: '200',
+      REDIS_PROBE_INTERVAL_MS: '100',
+      TRACKING_BUFFER_SIZE: '3',
+      ADMIN_TOKENS: 'ops',
+    });
+    const client = createClient({ address: server.address, deadlineMs: 1_000, token: 'ops' });
     try {
       expect(await client.checkLimit({ policy: 'image', userId: 'pat' })).toMatchObject({ allowed: true, degraded: false });
 
@@ -28,6 +35,12 @@ describe('a real process losing its Redis', () => {
       expect(during.at(-1)!.reason).toBe(Reason.REASON_OVER_LIMIT);
       expect(await healthStatus(server.address)).toBe('SERVING');
 
+      // Tracking: three held, the fourth refused (not silently lost), all of it visible to operators.
+      const record = () => client.recordActivity({ userId: 'pat', activity: 'image' });
+      for (let i = 0; i < 3; i++) expect(await record()).toEqual({ buffered: true });
+      expect(await record().catch((e: unknown) => e)).toMatchObject({ code: status.UNAVAILABLE });
+      expect(await client.admin.getStoreStatus()).toMatchObject({ connected: false, degraded: true, trackingBufferSize: 3, trackingBufferDropped: 1 });
+
       redis = await RedisServer.start(redis.port);
       const deadline = Date.now() + 10_000;
       let back = await client.checkLimit({ policy: 'image', userId: 'pat' });
@@ -36,6 +49,11 @@ describe('a real process losing its Redis', () => {
         back = await client.checkLimit({ policy: 'image', userId: 'pat' });
       }
       expect(back).toMatchObject({ allowed: true, degraded: false });
+      // The held activity reaches the (restarted, empty) Redis.
+      while ((await client.admin.getStoreStatus()).trackingBufferSize > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const stats = await client.getUserStats({ userId: 'pat' });
+      expect(stats.stats!.totalRequests).toBe(3);
+      expect(await client.admin.getStoreStatus()).toMatchObject({ connected: true, degraded: false, trackingBufferSize: 0, trackingBufferDropped: 1 });
       const logs = server.logs.join('\n');
       expect(logs.match(/shared store unreachable/g)).toHaveLength(1);
       expect(logs.match(/shared store reachable again/g)).toHaveLength(1);

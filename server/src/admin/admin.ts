@@ -20,6 +20,7 @@ import { ALGORITHM_IMPLS } from '../limiter/algorithms.js';
 import type { RateLimiter } from '../limiter/rate-limiter.js';
 import type { PolicySource } from '../policy/policy-source.js';
 import type { KeySpace } from '../store/keys.js';
+import type { ActivityBuffer } from '../tracking/activity-buffer.js';
 import { counts, suspensionProto, type Tracker } from '../tracking/tracker.js';
 import {
   DAY_MS,
@@ -51,6 +52,9 @@ export interface AdminDeps {
   keys: KeySpace;
   store: StoreAdmin;
   clock: Clock;
+  /** Redis unreachable: rate limits are decided by the failure modes. */
+  degraded?: () => boolean;
+  trackingBuffer?: Pick<ActivityBuffer, 'size' | 'dropped'>;
 }
 
 /** Operator actions on users, limits and the store (authentication is the transport's job). */
@@ -167,7 +171,8 @@ export class Admin {
 
   async storeStatus(): Promise<GetStoreStatusResponse> {
     const s = await this.deps.store.status();
-    return { ...s, degraded: false, trackingBufferSize: 0, trackingBufferDropped: 0 };
+    const buffer = this.deps.trackingBuffer;
+    return { ...s, degraded: this.deps.degraded?.() ?? false, trackingBufferSize: buffer?.size ?? 0, trackingBufferDropped: buffer?.dropped ?? 0 };
   }
 }
 

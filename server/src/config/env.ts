@@ -26,7 +26,9 @@ export interface Config {
   keyPrefix: string;
   redisCommandTimeoutMs: number;
   redisConnectTimeoutMs: number;
-  /** How often the failover layer pings Redis while it is unreachable. */
+  /** Tracking writes held while Redis is unreachable; 0: none (writes fail with UNAVAILABLE). */
+  trackingBufferSize: number;
+  /** How often the failover layer pings Redis (and held tracking writes are retried) while it is unreachable. */
   redisProbeIntervalMs: number;
   /** After SIGTERM: answer calls (health NOT_SERVING) this long before refusing new ones. */
   shutdownDrainMs: number;
@@ -129,6 +131,7 @@ export function loadConfig(env: Env = process.env): Config {
     redisCommandTimeoutMs: int(env, 'REDIS_COMMAND_TIMEOUT_MS', 500, 1, 60_000),
     redisConnectTimeoutMs: int(env, 'REDIS_CONNECT_TIMEOUT_MS', 5_000, 1, 300_000),
     redisProbeIntervalMs: int(env, 'REDIS_PROBE_INTERVAL_MS', 1_000, 10, 60_000),
+    trackingBufferSize: int(env, 'TRACKING_BUFFER_SIZE', 10_000, 0, 10_000_000),
     shutdownDrainMs,
     shutdownGraceMs,
     ipAllowlist: list(env, 'IP_ALLOWLIST'),

@@ -1,4 +1,4 @@
-import type { TrackingServiceServer } from '@floodgate/client';
+import { FloodgateError, type TrackingServiceServer } from '@floodgate/client';
 import type { Logger } from '../log.js';
 import type { Tracker } from '../tracking/tracker.js';
 import { unary } from './call.js';
@@ -6,8 +6,10 @@ import { unary } from './call.js';
 export function trackingService(tracker: Tracker, log: Logger): TrackingServiceServer {
   return {
     recordActivity: unary(log, 'RecordActivity', async (req) => {
-      await tracker.record(tracker.event(req));
-      return { buffered: false };
+      const result = await tracker.record(tracker.event(req));
+      // Not written and not held: the caller must know it was not accepted.
+      if (result === 'dropped') throw FloodgateError.unavailable('tracking buffer full while Redis is unreachable: activity not recorded');
+      return { buffered: result === 'buffered' };
     }),
     getUserStats: unary(log, 'GetUserStats', (req) => tracker.stats(req.userId)),
   };

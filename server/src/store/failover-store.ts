@@ -1,7 +1,5 @@
-import { FloodgateError } from '@floodgate/client';
-import { status } from '@grpc/grpc-js';
 import type { Logger } from '../log.js';
-import type { LimitCall, Store, StoreOutcome } from './store.js';
+import { isUnavailable, type LimitCall, type Store, type StoreOutcome } from './store.js';
 
 export interface FailoverStoreOptions {
   /** The shared store (Redis). */
@@ -108,8 +106,4 @@ export class FailoverStore implements Store {
       this.probing = false;
     }
   }
-}
-
-function isUnavailable(err: unknown): boolean {
-  return err instanceof FloodgateError && err.code === status.UNAVAILABLE;
 }

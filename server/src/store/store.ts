@@ -1,3 +1,5 @@
+import { FloodgateError } from '@floodgate/client';
+import { status } from '@grpc/grpc-js';
 import type { Algorithm, LimitArgs, LimitOutcome, Mode } from '../limiter/algorithm.js';
 import type { FailureMode } from '../policy/policy.js';
 
@@ -28,4 +30,9 @@ export interface Store {
   /** Round-trip time in ms; throws when the store is unreachable. */
   ping(): Promise<number>;
   close(): Promise<void>;
+}
+
+/** The store could not be reached (how every store reports it); anything else is a bug. */
+export function isUnavailable(err: unknown): boolean {
+  return err instanceof FloodgateError && err.code === status.UNAVAILABLE;
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { FloodgateError, type ActivityCount, type GetUserStatsResponse, type Suspension, type UserStats } from '@floodgate/client';
 import type { Clock } from '../clock.js';
 import { validId, validIp } from '../validation.js';
+import type { ActivityBuffer, RecordResult } from './activity-buffer.js';
 import { RETENTION_MS, type ActivityEvent, type SuspensionState, type TrackingStore } from './tracking-store.js';
 
 export const MAX_ACTIVITY_BYTES = 64;
@@ -19,7 +20,7 @@ export interface ActivityInput {
 
 /** Where validated events go; the one seam every tracking write passes through. */
 export interface ActivitySink {
-  record(event: ActivityEvent): Promise<void>;
+  record(event: ActivityEvent): Promise<RecordResult>;
 }
 
 /**
@@ -30,6 +31,8 @@ export class Tracker implements ActivitySink {
   constructor(
     private readonly store: TrackingStore,
     private readonly clock: Clock,
+    /** Holds writes while Redis is unreachable; without it a store failure propagates. */
+    private readonly buffer?: ActivityBuffer,
   ) {}
 
   /** A validated event; `activityField` names the activity field of the calling RPC in errors. */
@@ -48,9 +51,17 @@ export class Tracker implements ActivitySink {
     };
   }
 
-  /** Writes one event; a store failure propagates as UNAVAILABLE. */
-  record(event: ActivityEvent): Promise<void> {
-    return this.store.record(event, randomUUID(), this.clock.now());
+  /** Writes one event, or hands it to the buffer while the store is unreachable. */
+  async record(event: ActivityEvent): Promise<RecordResult> {
+    // Fixed now, so a held write replays exactly as it would have run.
+    const sessionId = randomUUID();
+    const now = this.clock.now();
+    const write = () => this.store.record(event, sessionId, now);
+    if (!this.buffer) {
+      await write();
+      return 'written';
+    }
+    return this.buffer.write(write);
   }
 
   async stats(rawUserId: string): Promise<GetUserStatsResponse> {
