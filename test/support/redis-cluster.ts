@@ -25,7 +25,7 @@ async function isFree(port: number): Promise<boolean> {
 
 /** A real 3-master Redis Cluster on loopback (no replicas), built with `redis-cli --cluster create`. */
 export class RedisCluster {
-  private constructor(readonly servers: RedisServer[]) {}
+  private constructor(private readonly servers: RedisServer[]) {}
 
   /** `host:port,host:port,host:port`, as REDIS_CLUSTER_NODES takes it. */
   get nodes(): string {
@@ -56,8 +56,19 @@ export class RedisCluster {
     return cluster;
   }
 
+  /** SIGKILLs one master: with no replicas, the cluster soon stops taking commands (CLUSTERDOWN). */
+  async killNode(i: number): Promise<void> {
+    await this.servers[i]!.kill();
+  }
+
+  /** Brings a killed node back with its nodes.conf and waits until the cluster is ok again. */
+  async restartNode(i: number): Promise<void> {
+    this.servers[i] = await this.servers[i]!.restart();
+    await this.waitOk(30_000);
+  }
+
   /** Until every node says cluster_state:ok (slots assigned and gossip settled). */
-  private async waitOk(timeoutMs = 20_000): Promise<void> {
+  async waitOk(timeoutMs = 20_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (const s of this.servers) {
       const c = new Redis({ port: s.port, host: '127.0.0.1' });

@@ -22,6 +22,7 @@ export class RedisServer {
     readonly port: number,
     private readonly proc: ChildProcess,
     private readonly dir: string,
+    private readonly args: string[],
   ) {}
 
   get url(): string {
@@ -36,7 +37,7 @@ export class RedisServer {
 
   /** Runs redis-server with `args`, owning `dir` (removed on stop), and waits until `port` answers. */
   static async launch(port: number, dir: string, args: string[]): Promise<RedisServer> {
-    const server = new RedisServer(port, spawn('redis-server', args, { stdio: 'ignore' }), dir);
+    const server = new RedisServer(port, spawn('redis-server', args, { stdio: 'ignore' }), dir, args);
     await server.waitReady();
     return server;
   }
@@ -70,11 +71,22 @@ export class RedisServer {
 
   /** SIGKILL, keeping nothing (no persistence); start(port) brings a fresh one back on the same port. */
   async stop(): Promise<void> {
-    if (this.proc.exitCode === null) {
+    await this.kill();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** SIGKILL, keeping the directory (a cluster node's nodes.conf), so `restart` can bring it back. */
+  async kill(): Promise<void> {
+    if (this.proc.exitCode === null && this.proc.signalCode === null) {
       const exited = new Promise((r) => this.proc.once('exit', r));
       this.proc.kill('SIGKILL');
       await exited;
     }
-    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** The same server again (port, directory, arguments): a cluster node rejoins its cluster. */
+  async restart(): Promise<RedisServer> {
+    await this.kill();
+    return RedisServer.launch(this.port, this.dir, this.args);
   }
 }

@@ -3,11 +3,13 @@ import { pino } from 'pino';
 import { Cluster, Redis } from 'ioredis';
 import { inject } from 'vitest';
 import { ManualClock } from '../../server/src/clock.js';
+import { Readiness } from '../../server/src/grpc/readiness.js';
 import { startGrpcServer, type GrpcServer } from '../../server/src/grpc/server.js';
 import { RateLimiter } from '../../server/src/limiter/rate-limiter.js';
 import { IpAllowlist } from '../../server/src/net/ip.js';
 import { DEFAULT_POLICIES, type Policy } from '../../server/src/policy/policy.js';
 import { StaticPolicySource } from '../../server/src/policy/policy-source.js';
+import { FailoverStore } from '../../server/src/store/failover-store.js';
 import { KeySpace } from '../../server/src/store/keys.js';
 import { MemoryStore } from '../../server/src/store/memory-store.js';
 import { parseHostPorts, type RedisTarget } from '../../server/src/store/redis-connection.js';
@@ -30,9 +32,20 @@ export function uniquePrefix(): string {
   return `t${Math.random().toString(36).slice(2, 10)}:`;
 }
 
-export async function openStore(name: StoreName, clock: ManualClock, redisUrl: string): Promise<Store> {
+export interface StackOptions {
+  policies?: readonly Policy[];
+  allowlist?: string[];
+  maxBatch?: number;
+  /** A Redis of the test's own (which it may kill or pause) instead of the shared one. */
+  target?: RedisTarget;
+  /** Redis behind the failover layer, as main.ts wires it, with these timings. */
+  failover?: { commandTimeoutMs: number; probeIntervalMs: number };
+}
+
+export async function openStore(name: StoreName, clock: ManualClock, redisUrl: string, opts: StackOptions = {}): Promise<MemoryStore | RedisStore> {
   if (name === 'memory') return new MemoryStore(clock);
-  return RedisStore.connect({ target: redisTarget(name, redisUrl), commandTimeoutMs: 2_000, connectTimeoutMs: 5_000 });
+  const target = opts.target ?? redisTarget(name, redisUrl);
+  return RedisStore.connect({ target, commandTimeoutMs: opts.failover?.commandTimeoutMs ?? 2_000, connectTimeoutMs: 5_000 });
 }
 
 export function redisTarget(name: Exclude<StoreName, 'memory'>, redisUrl: string): RedisTarget {
@@ -57,13 +70,9 @@ export interface LimiterStack {
   storeAdmin: StoreAdmin;
   tracker: Tracker;
   admin: Admin;
+  /** With `failover`: called when Redis becomes unreachable (false) and reachable again (true). */
+  onAvailabilityChange(listener: (available: boolean) => void): void;
   close(): Promise<void>;
-}
-
-export interface StackOptions {
-  policies?: readonly Policy[];
-  allowlist?: string[];
-  maxBatch?: number;
 }
 
 export async function limiterStack(
@@ -72,10 +81,21 @@ export async function limiterStack(
   opts: StackOptions = {},
 ): Promise<LimiterStack> {
   const clock = new ManualClock();
-  const store = await openStore(name, clock, redisUrl);
+  const backend = await openStore(name, clock, redisUrl, opts);
+  let listener: ((available: boolean) => void) | undefined;
+  const store: Store =
+    opts.failover && backend instanceof RedisStore
+      ? new FailoverStore({
+          primary: backend,
+          local: new MemoryStore(clock),
+          probeIntervalMs: opts.failover.probeIntervalMs,
+          log: silentLog,
+          onAvailabilityChange: (available) => listener?.(available),
+        })
+      : backend;
   const keys = new KeySpace(uniquePrefix());
   const policies = new StaticPolicySource(opts.policies ?? DEFAULT_POLICIES);
-  const { tracking, storeAdmin } = openTracking(store, keys, clock);
+  const { tracking, storeAdmin } = openTracking(backend, keys, clock);
   const tracker = new Tracker(tracking, clock);
   const limiter = new RateLimiter({
     store,
@@ -87,15 +107,26 @@ export async function limiterStack(
     tracker,
   });
   const admin = new Admin({ tracker, tracking, limiter, policies, keys, store: storeAdmin, clock });
-  return { clock, store, keys, limiter, tracking, storeAdmin, tracker, admin, close: () => store.close() };
+  return {
+    clock,
+    store,
+    keys,
+    limiter,
+    tracking,
+    storeAdmin,
+    tracker,
+    admin,
+    onAvailabilityChange: (fn) => (listener = fn),
+    close: () => store.close(),
+  };
 }
 
-/** The limiter behind a real gRPC server on loopback, and a client for it. */
+/** The limiter behind a real gRPC server on loopback, and a client for it; health follows the store as in main.ts. */
 export async function grpcStack(
   name: StoreName,
   redisUrl: string,
   opts: StackOptions = {},
-): Promise<LimiterStack & { grpc: GrpcServer; client: FloodgateClient }> {
+): Promise<LimiterStack & { grpc: GrpcServer; client: FloodgateClient; address: string }> {
   const stack = await limiterStack(name, redisUrl, opts);
   const grpc = await startGrpcServer({
     host: '127.0.0.1',
@@ -106,11 +137,15 @@ export async function grpcStack(
     adminAuth: new AdminAuth([ADMIN_TOKEN]),
     log: silentLog,
   });
-  const client = createClient({ address: `127.0.0.1:${grpc.port}`, token: ADMIN_TOKEN, deadlineMs: 5_000 });
+  const readiness = new Readiness(grpc.health, () => (opts.policies ?? DEFAULT_POLICIES).every((p) => p.failureMode === 'local'));
+  stack.onAvailabilityChange((available) => readiness.storeAvailability(available));
+  const address = `127.0.0.1:${grpc.port}`;
+  const client = createClient({ address, token: ADMIN_TOKEN, deadlineMs: 5_000 });
   return {
     ...stack,
     grpc,
     client,
+    address,
     close: async () => {
       client.close();
       grpc.server.forceShutdown();

@@ -1,4 +1,5 @@
 import { FloodgateError } from '@floodgate/client';
+import { Cluster } from 'ioredis';
 import { LUA_PRELUDE, MODE_CODE, type Algorithm, type LimitOutcome } from '../limiter/algorithm.js';
 import { ALGORITHM_IMPLS } from '../limiter/algorithms.js';
 import { createRedisClient, describeTarget, type RedisClient, type RedisConnectionOptions } from './redis-connection.js';
@@ -63,10 +64,16 @@ export class RedisStore implements Store {
     }
   }
 
+  /** On a Cluster a node can answer PING while the cluster refuses commands, so it asks for the cluster state. */
   async ping(): Promise<number> {
     const started = performance.now();
     try {
-      await this.client.ping();
+      if (this.client instanceof Cluster) {
+        const info = await this.client.cluster('INFO');
+        if (!/^cluster_state:ok/m.test(info)) throw new Error('cluster state is not ok');
+      } else {
+        await this.client.ping();
+      }
     } catch (err) {
       throw storeError(err);
     }
