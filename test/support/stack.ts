@@ -89,6 +89,7 @@ export async function limiterStack(
           primary: backend,
           local: new MemoryStore(clock),
           probeIntervalMs: opts.failover.probeIntervalMs,
+          callTimeoutMs: opts.failover.commandTimeoutMs,
           log: silentLog,
           onAvailabilityChange: (available) => listener?.(available),
         })

@@ -1,3 +1,5 @@
+import { FloodgateError } from '@floodgate/client';
+import { withDeadline } from '../deadline.js';
 import type { Logger } from '../log.js';
 import { isUnavailable, type LimitCall, type Store, type StoreOutcome } from './store.js';
 
@@ -8,6 +10,12 @@ export interface FailoverStoreOptions {
   local: Store;
   /** How often to ping the primary while it is unreachable. */
   probeIntervalMs: number;
+  /**
+   * A primary call not answered by then counts as unreachable. The Redis client's command
+   * timeout should fire first; this also bounds what it does not cover (Cluster redirections
+   * and retries while a node is down).
+   */
+  callTimeoutMs: number;
   log: Logger;
   /** Called when the primary becomes unreachable (false) and when it answers again (true). */
   onAvailabilityChange?: (available: boolean) => void;
@@ -38,7 +46,7 @@ export class FailoverStore implements Store {
   async limit(calls: readonly LimitCall[], now: number): Promise<StoreOutcome[]> {
     if (!this.up) return this.fallback(calls, now);
     // One call per key, so a Cluster node that is down degrades only the subjects on it.
-    const settled = await Promise.allSettled(calls.map((call) => this.o.primary.limit([call], now)));
+    const settled = await Promise.allSettled(calls.map((call) => withDeadline(this.o.primary.limit([call], now), this.o.callTimeoutMs, () => this.late())));
     const failed: number[] = [];
     settled.forEach((r, i) => {
       if (r.status === 'rejected') {
@@ -61,6 +69,10 @@ export class FailoverStore implements Store {
   async close(): Promise<void> {
     clearInterval(this.probe);
     await Promise.all([this.o.primary.close(), this.o.local.close()]);
+  }
+
+  private late(): FloodgateError {
+    return FloodgateError.unavailable(`store did not answer within ${this.o.callTimeoutMs} ms`);
   }
 
   private async fallback(calls: readonly LimitCall[], now: number): Promise<StoreOutcome[]> {

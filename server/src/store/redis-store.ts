@@ -1,5 +1,6 @@
 import { FloodgateError } from '@floodgate/client';
 import { Cluster } from 'ioredis';
+import { withDeadline } from '../deadline.js';
 import { LUA_PRELUDE, MODE_CODE, type Algorithm, type LimitOutcome } from '../limiter/algorithm.js';
 import { ALGORITHM_IMPLS } from '../limiter/algorithms.js';
 import { createRedisClient, describeTarget, type RedisClient, type RedisConnectionOptions } from './redis-connection.js';
@@ -29,7 +30,8 @@ export class RedisStore implements Store {
     client.on('error', () => {});
     const store = new RedisStore(options.target.kind, client);
     try {
-      await withTimeout(client.connect(), options.connectTimeoutMs);
+      // Cluster's connect() keeps retrying on its own; start-up gives up after the connect timeout.
+      await withDeadline(client.connect(), options.connectTimeoutMs, () => new Error(`no answer within ${options.connectTimeoutMs} ms`));
       await client.ping();
     } catch (err) {
       client.disconnect();
@@ -89,13 +91,4 @@ export class RedisStore implements Store {
 export function storeError(err: unknown): FloodgateError {
   if (err instanceof FloodgateError) return err;
   return FloodgateError.unavailable(`store unavailable: ${(err as Error).message}`);
-}
-
-/** Cluster's connect() keeps retrying on its own; start-up must give up after the connect timeout. */
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
