@@ -26,6 +26,11 @@ const PLAUSIBLE = {
   ip: ['203.0.113.7', '2001:db8::1', '::ffff:198.51.100.2'],
   cost: [1, 2, 20],
   activity: ['ai', 'login'],
+  page_size: [0, 10, 500],
+  page_token: [''],
+  duration_ms: ['0', '60000'],
+  reason: ['abuse'],
+  at_ms: ['0'],
 };
 const methods: Method[] = SERVICES.flatMap((s) => Object.values(def[s] as unknown as Record<string, Method>));
 
