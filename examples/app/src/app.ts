@@ -54,12 +54,24 @@ export function createApp(client: FloodgateClient, log: Logger): express.Express
 
   const onError: ErrorRequestHandler = (err: unknown, req, res, _next) => {
     const requestId = randomUUID();
-    // FloodgateErrors (e.g. Floodgate unreachable for the status route) keep their code;
-    // anything else is a bug here, logged and not shown to the caller.
-    const e = err instanceof FloodgateError ? err : new FloodgateError(status.INTERNAL, 'internal error');
+    // FloodgateErrors (e.g. Floodgate unreachable for the status route) keep their code; a body
+    // the JSON parser refused is the caller's fault; anything else is a bug here, logged and
+    // not shown to the caller.
+    const e =
+      err instanceof FloodgateError
+        ? err
+        : isBodyError(err)
+          ? FloodgateError.invalid('body', err.message)
+          : new FloodgateError(status.INTERNAL, 'internal error');
     if (e.httpStatus >= 500) log.error({ err, requestId, path: req.path }, 'request failed');
     res.status(e.httpStatus).json(e.toBody(requestId));
   };
   app.use(onError);
   return app;
+}
+
+/** express.json() rejects unparsable or oversized bodies with a 4xx http-error. */
+function isBodyError(err: unknown): err is Error & { status: number } {
+  const code = (err as { status?: unknown }).status;
+  return err instanceof Error && typeof code === 'number' && code >= 400 && code < 500;
 }
