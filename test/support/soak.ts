@@ -29,16 +29,24 @@ export interface SoakResult {
   calls: number;
   /** Calls that failed with anything but the INVALID_ARGUMENT / NOT_FOUND the bad requests ask for. */
   unexpectedErrors: string[];
-  /** The most keys the population can hold: every policy for every user and IP. */
+  /**
+   * The most keys the population can hold: every policy for every user and IP, the user's
+   * tracking record, session and day, and a few global tracking indexes.
+   */
   keyBound: number;
 }
 
 const POLICIES = ['general', 'ai', 'pronunciation', 'tts', 'image'];
+/** Record, session and day keys (two days when a run crosses UTC midnight). */
+const TRACKING_KEYS_PER_USER = 4;
+/** User and top indexes, hourly and daily concurrency, daily counters: a handful. */
+const GLOBAL_TRACKING_KEYS = 16;
 const HEAP_REPORTER = fileURLToPath(new URL('./heap-reporter.mjs', import.meta.url));
 
 /**
- * Mixed load on a real server process and its own Redis: checks with user and IP, dry runs,
- * batches, status reads and bad requests, sampling the server's heap and Redis' key count.
+ * Mixed load on a real server process and its own Redis: checks with user and IP (some recording
+ * activity), tracking writes, batches, status reads, dry runs and bad requests, sampling the
+ * server's heap and Redis' key count.
  */
 export async function soak(o: SoakOptions): Promise<SoakResult> {
   const redis = await RedisServer.start();
@@ -60,11 +68,13 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
   const oneCall = (c: FloodgateClient): Promise<unknown> => {
     const r = Math.random();
     const policy = POLICIES[pick(POLICIES.length)]!;
-    if (r < 0.6) return c.checkLimit({ policy, userId: user(), ip: ip() });
-    if (r < 0.7) return c.checkLimit({ policy, userId: user(), dryRun: true });
+    if (r < 0.5) return c.checkLimit({ policy, userId: user(), ip: ip() });
+    if (r < 0.6) return c.checkLimit({ policy, userId: user(), ip: ip(), recordActivity: `${policy}_request` });
+    if (r < 0.7) return c.recordActivity({ userId: user(), activity: 'login', ip: ip() });
     if (r < 0.8) return c.checkLimits({ checks: Array.from({ length: 10 }, () => ({ policy, userId: user() })) });
     if (r < 0.9) return c.getLimitStatus({ userId: user(), ip: ip() });
-    return r < 0.95 ? c.checkLimit({ policy: 'no-such-policy', userId: user() }) : c.checkLimit({ policy, ip: '300.1.1.1' });
+    if (r < 0.95) return c.checkLimit({ policy, userId: user(), dryRun: true });
+    return r < 0.975 ? c.checkLimit({ policy: 'no-such-policy', userId: user() }) : c.checkLimit({ policy, ip: '300.1.1.1' });
   };
 
   const samples: SoakSample[] = [];
@@ -91,7 +101,7 @@ export async function soak(o: SoakOptions): Promise<SoakResult> {
     );
     running = false;
     await sampler;
-    return { samples, calls, unexpectedErrors, keyBound: (o.users + o.ips) * POLICIES.length };
+    return { samples, calls, unexpectedErrors, keyBound: (o.users + o.ips) * POLICIES.length + o.users * TRACKING_KEYS_PER_USER + GLOBAL_TRACKING_KEYS };
   } finally {
     running = false;
     client.close();

@@ -45,8 +45,8 @@ export class FailoverStore implements Store {
 
   async limit(calls: readonly LimitCall[], now: number): Promise<StoreOutcome[]> {
     if (!this.up) return this.fallback(calls, now);
-    // One call per key, so a Cluster node that is down degrades only the subjects on it.
-    const settled = await Promise.allSettled(calls.map((call) => withDeadline(this.o.primary.limit([call], now), this.o.callTimeoutMs, () => this.late())));
+    // One call per key: a failure replaces only the outcomes that are missing.
+    const settled = await Promise.allSettled(calls.map((call) => this.bounded(this.o.primary.limit([call], now))));
     const failed: number[] = [];
     settled.forEach((r, i) => {
       if (r.status === 'rejected') {
@@ -71,8 +71,8 @@ export class FailoverStore implements Store {
     await Promise.all([this.o.primary.close(), this.o.local.close()]);
   }
 
-  private late(): FloodgateError {
-    return FloodgateError.unavailable(`store did not answer within ${this.o.callTimeoutMs} ms`);
+  private bounded<T>(p: Promise<T>): Promise<T> {
+    return withDeadline(p, this.o.callTimeoutMs, () => FloodgateError.unavailable(`store did not answer within ${this.o.callTimeoutMs} ms`));
   }
 
   private async fallback(calls: readonly LimitCall[], now: number): Promise<StoreOutcome[]> {
@@ -106,7 +106,7 @@ export class FailoverStore implements Store {
     if (this.probing) return;
     this.probing = true;
     try {
-      await this.o.primary.ping();
+      await this.bounded(this.o.primary.ping());
       clearInterval(this.probe);
       this.probe = undefined;
       this.up = true;
