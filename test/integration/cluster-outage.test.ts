@@ -1,4 +1,4 @@
-import { Reason } from '@floodgate/client';
+import { Reason, type FloodgateError } from '@floodgate/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseHostPorts } from '../../server/src/store/redis-connection.js';
 import { checkLoad, until } from '../support/load.js';
@@ -29,15 +29,20 @@ describe('a Redis Cluster master dying under load', () => {
       await cluster.killNode(0);
       await until('NOT_SERVING', async () => (await healthStatus(stack.address)) === 'NOT_SERVING');
       expect(await stack.client.checkLimit({ policy: 'cls', userId: 'during' })).toMatchObject({ degraded: true, reason: Reason.REASON_DEGRADED_DENY });
+      // Tracking goes to the cluster directly (this stack has no buffer): it fails, but within the deadline.
+      const started = performance.now();
+      const tracked = await Promise.allSettled(['t1', 't2', 't3', 't4'].map((userId) => stack.client.recordActivity({ userId, activity: 'ai' })));
+      expect(performance.now() - started).toBeLessThan(1_000);
+      expect(tracked.some((r) => r.status === 'rejected' && (r.reason as FloodgateError).codeName === 'UNAVAILABLE')).toBe(true);
 
       await cluster.restartNode(0);
       await until('SERVING', async () => (await healthStatus(stack.address)) === 'SERVING', 30_000);
       await until('answers from Redis', async () => !(await stack.client.checkLimit({ policy: 'cls', userId: 'after' })).degraded);
 
-      const samples = await traffic.stop();
-      expect(samples.filter((s) => s.err).map((s) => String(s.err))).toEqual([]);
-      expect(Math.max(...samples.map((s) => s.ms))).toBeLessThan(1_000);
-      expect(samples.some((s) => s.res!.degraded)).toBe(true);
+      const load = await traffic.stop();
+      expect(load.errors).toEqual([]);
+      expect(load.maxMs).toBeLessThan(1_000);
+      expect(load.degraded).toBeGreaterThan(0);
     } finally {
       await stack.close();
     }
