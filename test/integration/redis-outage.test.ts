@@ -39,6 +39,14 @@ describe('Redis outage', () => {
     expect(await check('loc', user)).toMatchObject({ allowed: false, degraded: true, reason: Reason.REASON_OVER_LIMIT });
     expect(await check('opn', user)).toMatchObject({ allowed: true, degraded: true, reason: Reason.REASON_DEGRADED_ALLOW });
     expect(await check('cls', user)).toMatchObject({ allowed: false, degraded: true, reason: Reason.REASON_DEGRADED_DENY });
+    // Batches and status reads answer too, marked degraded.
+    const batch = await stack.client.checkLimits({ checks: ['loc', 'opn', 'cls'].map((p) => ({ policy: p, userId: `${user}-batch` })) });
+    expect(batch.results.map((r) => [r.response!.degraded, r.response!.reason])).toEqual([
+      [true, Reason.REASON_OK],
+      [true, Reason.REASON_DEGRADED_ALLOW],
+      [true, Reason.REASON_DEGRADED_DENY],
+    ]);
+    expect(await stack.client.getLimitStatus({ userId: user })).toMatchObject({ degraded: true });
   }
 
   function expectEveryCallAnswered(load: LoadSummary): void {
