@@ -11,13 +11,16 @@ export class RedisSentinel {
     readonly name: string,
   ) {}
 
-  static async start(name = 'fgmaster'): Promise<RedisSentinel> {
-    const master = await RedisServer.start();
+  /** With `password`, the master requires it (the sentinel is told it; the sentinel itself has none). */
+  static async start(name = 'fgmaster', password?: string): Promise<RedisSentinel> {
+    const master = await RedisServer.start(undefined, password ? ['--requirepass', password] : []);
     const port = await freePort();
     // Sentinel rewrites its config file, so it gets its own.
     const dir = mkdtempSync(join(tmpdir(), 'fg-sentinel-'));
     const conf = join(dir, 'sentinel.conf');
-    writeFileSync(conf, [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor ${name} 127.0.0.1 ${master.port} 1`, ''].join('\n'));
+    const lines = [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor ${name} 127.0.0.1 ${master.port} 1`];
+    if (password) lines.push(`sentinel auth-pass ${name} ${password}`);
+    writeFileSync(conf, [...lines, ''].join('\n'));
     const sentinel = await RedisServer.launch(port, dir, [conf, '--sentinel']);
     return new RedisSentinel(master, sentinel, name);
   }

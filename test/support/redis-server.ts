@@ -45,13 +45,15 @@ export class RedisServer {
   async waitReady(timeoutMs = 10_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const c = new Redis({ port: this.port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      const c = new Redis({ port: this.port, host: '127.0.0.1', lazyConnect: true, enableReadyCheck: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
       c.on('error', () => {});
       try {
         await c.connect();
         await c.ping();
         return;
       } catch (err) {
+        // A server with requirepass is up when it asks for the password.
+        if (/NOAUTH/.test((err as Error).message)) return;
         if (Date.now() > deadline) throw new Error(`redis-server on ${this.port} did not start: ${(err as Error).message}`);
         await new Promise((r) => setTimeout(r, 50));
       } finally {

@@ -31,7 +31,11 @@ describe('Redis topology and shutdown configuration', () => {
       ],
       name: 'main',
     });
-    expect(loadConfig({ REDIS_TLS: 'true', REDIS_PASSWORD: 'pw' })).toMatchObject({ redisTls: true, redisPassword: 'pw' });
+    expect(loadConfig({ REDIS_TLS: 'true', REDIS_PASSWORD: 'pw', REDIS_SENTINEL_PASSWORD: 'spw' })).toMatchObject({
+      redisTls: true,
+      redisPassword: 'pw',
+      redisSentinelPassword: 'spw',
+    });
   });
 
   it('names the variable of every bad value', () => {

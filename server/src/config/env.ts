@@ -22,6 +22,7 @@ export interface Config {
   /** Single (REDIS_URL), Sentinel or Cluster; undefined means the in-process memory store. */
   redisTarget: RedisTarget | undefined;
   redisPassword: string | undefined;
+  redisSentinelPassword: string | undefined;
   redisTls: boolean;
   keyPrefix: string;
   redisCommandTimeoutMs: number;
@@ -126,6 +127,7 @@ export function loadConfig(env: Env = process.env): Config {
     redisUrl,
     redisTarget: redisTarget(env, redisUrl),
     redisPassword: str(env, 'REDIS_PASSWORD'),
+    redisSentinelPassword: str(env, 'REDIS_SENTINEL_PASSWORD'),
     redisTls: bool(env, 'REDIS_TLS'),
     keyPrefix,
     redisCommandTimeoutMs: int(env, 'REDIS_COMMAND_TIMEOUT_MS', 500, 1, 60_000),

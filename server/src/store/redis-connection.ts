@@ -13,8 +13,10 @@ export type RedisTarget =
 
 export interface RedisConnectionOptions {
   target: RedisTarget;
-  /** For Sentinel and Cluster (a URL carries its own). Also sent to the sentinels. */
+  /** For Sentinel and Cluster (a URL carries its own). */
   password?: string;
+  /** For the sentinels themselves, when they require one. */
+  sentinelPassword?: string;
   /** TLS for Sentinel and Cluster (a URL says so with rediss://). */
   tls?: boolean;
   commandTimeoutMs: number;
@@ -58,7 +60,7 @@ export function createRedisClient(o: RedisConnectionOptions): RedisClient {
         ...auth,
         sentinels: o.target.sentinels,
         name: o.target.name,
-        ...(o.password !== undefined ? { sentinelPassword: o.password } : {}),
+        ...(o.sentinelPassword !== undefined ? { sentinelPassword: o.sentinelPassword } : {}),
         ...(o.tls ? { enableTLSForSentinelMode: true, sentinelTLS: {} } : {}),
         sentinelRetryStrategy: reconnectDelay,
       });
