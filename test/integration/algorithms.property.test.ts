@@ -101,7 +101,7 @@ const step = fc.record({
 });
 
 const ALGORITHMS = Object.keys(MEANINGS) as AlgorithmName[];
-const CASES = ALGORITHMS.flatMap((a) => (['memory', 'redis'] as StoreName[]).map((s) => [a, s] as const));
+const CASES = ALGORITHMS.flatMap((a) => (['memory', 'redis', 'cluster'] as StoreName[]).map((s) => [a, s] as const));
 
 // Requests with an IP are checked against both keys: a deny on one must refund the other exactly.
 describe.each(CASES)('%s on the %s store matches the reference model', (algorithm, storeName) => {

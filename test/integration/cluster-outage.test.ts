@@ -1,7 +1,8 @@
 import { Reason, type FloodgateError } from '@floodgate/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseHostPorts } from '../../server/src/store/redis-connection.js';
-import { checkLoad, until } from '../support/load.js';
+import { eventually } from '../support/eventually.js';
+import { checkLoad } from '../support/load.js';
 import { healthStatus } from '../support/probes.js';
 import { RedisCluster } from '../support/redis-cluster.js';
 import { grpcStack, policy } from '../support/stack.js';
@@ -27,7 +28,7 @@ describe('a Redis Cluster master dying under load', () => {
       await new Promise((r) => setTimeout(r, 200));
 
       await cluster.killNode(0);
-      await until('NOT_SERVING', async () => (await healthStatus(stack.address)) === 'NOT_SERVING');
+      await eventually('NOT_SERVING', async () => (await healthStatus(stack.address)) === 'NOT_SERVING', 10_000);
       expect(await stack.client.checkLimit({ policy: 'cls', userId: 'during' })).toMatchObject({ degraded: true, reason: Reason.REASON_DEGRADED_DENY });
       // Tracking goes to the cluster directly (this stack has no buffer): it fails, but within the deadline.
       const started = performance.now();
@@ -36,8 +37,8 @@ describe('a Redis Cluster master dying under load', () => {
       expect(tracked.some((r) => r.status === 'rejected' && (r.reason as FloodgateError).codeName === 'UNAVAILABLE')).toBe(true);
 
       await cluster.restartNode(0);
-      await until('SERVING', async () => (await healthStatus(stack.address)) === 'SERVING', 30_000);
-      await until('answers from Redis', async () => !(await stack.client.checkLimit({ policy: 'cls', userId: 'after' })).degraded);
+      await eventually('SERVING', async () => (await healthStatus(stack.address)) === 'SERVING', 30_000);
+      await eventually('answers from Redis', async () => !(await stack.client.checkLimit({ policy: 'cls', userId: 'after' })).degraded, 10_000);
 
       const load = await traffic.stop();
       expect(load.errors).toEqual([]);

@@ -9,13 +9,15 @@ import { openStore, policy, uniquePrefix } from '../support/stack.js';
 
 const redisUrl = inject('redisUrl');
 
-describe.each(ALGORITHMS)('%s on Redis shared by three limiters', (algorithm) => {
+const CASES = ALGORITHMS.flatMap((a) => (['redis', 'cluster'] as const).map((s) => [a, s] as const));
+
+describe.each(CASES)('%s on %s shared by three limiters', (algorithm, storeName) => {
   it('admits exactly the limit among 240 concurrent checks for one user and one IP', async () => {
     const policies = new StaticPolicySource([policy({ name: 'p', algorithm, limit: 20, ipLimit: 30, ipBurst: 30, windowMs: 60_000 })]);
     const keys = new KeySpace(uniquePrefix());
     const clock = new ManualClock();
     // Each limiter has its own Redis connection, like separate replicas.
-    const stores = await Promise.all([0, 1, 2].map(() => openStore('redis', clock, redisUrl)));
+    const stores = await Promise.all([0, 1, 2].map(() => openStore(storeName, clock, redisUrl)));
     const limiters = stores.map((store) => new RateLimiter({ store, policies, keys, clock, allowlist: new IpAllowlist([]), maxBatch: 10 }));
     try {
       const results = await Promise.all(

@@ -1,7 +1,8 @@
 import { Reason } from '@floodgate/client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Policy } from '../../server/src/policy/policy.js';
-import { checkLoad, until, type LoadSummary } from '../support/load.js';
+import { eventually } from '../support/eventually.js';
+import { checkLoad, type LoadSummary } from '../support/load.js';
 import { healthStatus } from '../support/probes.js';
 import { RedisServer } from '../support/redis-server.js';
 import { grpcStack, policy } from '../support/stack.js';
@@ -65,12 +66,12 @@ describe('Redis outage', () => {
     await new Promise((r) => setTimeout(r, 200));
 
     await redis.stop();
-    await until('NOT_SERVING', async () => (await health()) === 'NOT_SERVING');
+    await eventually('NOT_SERVING', async () => (await health()) === 'NOT_SERVING', 10_000);
     await expectFailureModes('during-kill');
 
     redis = await RedisServer.start(redis.port);
-    await until('SERVING', async () => (await health()) === 'SERVING');
-    await until('answers from Redis', async () => !(await check('cls', 'after')).degraded);
+    await eventually('SERVING', async () => (await health()) === 'SERVING', 10_000);
+    await eventually('answers from Redis', async () => !(await check('cls', 'after')).degraded, 10_000);
     expect(await check('loc', 'during-kill')).toMatchObject({ allowed: true, degraded: false, reason: Reason.REASON_OK });
     await new Promise((r) => setTimeout(r, 200));
 
@@ -84,11 +85,11 @@ describe('Redis outage', () => {
     await new Promise((r) => setTimeout(r, 200));
 
     redis.pause();
-    await until('NOT_SERVING', async () => (await health()) === 'NOT_SERVING');
+    await eventually('NOT_SERVING', async () => (await health()) === 'NOT_SERVING', 10_000);
     await expectFailureModes('during-pause');
     redis.resume();
-    await until('SERVING', async () => (await health()) === 'SERVING');
-    await until('answers from Redis', async () => !(await check('cls', 'after')).degraded);
+    await eventually('SERVING', async () => (await health()) === 'SERVING', 10_000);
+    await eventually('answers from Redis', async () => !(await check('cls', 'after')).degraded, 10_000);
     await new Promise((r) => setTimeout(r, 200));
 
     const load = await traffic.stop();
@@ -104,7 +105,7 @@ describe('Redis outage', () => {
     expect(await check('loc', 'x')).toMatchObject({ allowed: true, degraded: true });
     expect(await health()).toBe('SERVING');
     redis = await RedisServer.start(redis.port);
-    await until('answers from Redis', async () => !(await check('loc', 'y')).degraded);
+    await eventually('answers from Redis', async () => !(await check('loc', 'y')).degraded, 10_000);
     expect(await health()).toBe('SERVING');
   });
 });

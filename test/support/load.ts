@@ -45,12 +45,3 @@ export function checkLoad(client: FloodgateClient, policies: readonly string[], 
     },
   };
 }
-
-/** Polls `cond` until it holds (errors count as not yet). */
-export async function until(what: string, cond: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

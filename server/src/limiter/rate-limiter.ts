@@ -76,7 +76,7 @@ export class RateLimiter {
 
     const mode: Mode = req.dryRun ? 'peek' : 'consume';
     const calls = this.calls(policy, targets, cost, mode);
-    const outcomes = await this.deps.store.limit(calls, now);
+    const { outcomes, consumed } = await this.run(calls, now);
 
     const blocked = outcomes.some((o) => o.blocked);
     const allowed = !blocked && outcomes.every((o) => o.allowed);
@@ -85,14 +85,38 @@ export class RateLimiter {
     // (a dry run reports the same numbers as the real check would).
     const unspent = new Set<number>();
     if (!allowed) outcomes.forEach((o, i) => o.allowed && unspent.add(i));
-    if (unspent.size && mode === 'consume') {
-      await this.deps.store.limit([...unspent].map((i) => ({ ...calls[i]!, mode: 'refund' })), now);
-    }
+    const refunds = [...unspent].filter((i) => i < consumed);
+    if (refunds.length) await this.deps.store.limit(refunds.map((i) => ({ ...calls[i]!, mode: 'refund' })), now);
     const statuses = outcomes.map((o, i) => toStatus(policy, targets[i]!, unspent.has(i) ? restore(o, cost) : o));
     const reason = reasonOf(outcomes, blocked, allowed);
     const admitted = allowed || (policy.shadow && !blocked);
     if (activity && admitted && mode === 'consume') await this.deps.tracker!.record(activity);
     return { ...base, degraded, allowed: admitted, wouldAllow: allowed, reason, statuses };
+  }
+
+  /**
+   * The keys' outcomes, and how many of them (from the first) consumed. On one Redis node all
+   * keys go together: each request's scripts run back to back. On a Cluster the user and IP keys
+   * live on different nodes, and a burst run all at once can spend one key on requests the other
+   * denies, so that fewer than the limit pass; there each key consumes only after the previous
+   * one allowed, and the keys after a deny are only peeked.
+   */
+  private async run(calls: LimitCall[], now: number): Promise<{ outcomes: StoreOutcome[]; consumed: number }> {
+    const store = this.deps.store;
+    const consuming = calls[0]?.mode === 'consume';
+    if (!consuming || calls.length < 2 || store.kind !== 'cluster') {
+      return { outcomes: await store.limit(calls, now), consumed: consuming ? calls.length : 0 };
+    }
+    const outcomes: StoreOutcome[] = [];
+    for (const call of calls) {
+      const [o] = await store.limit([call], now);
+      outcomes.push(o!);
+      if (!o!.allowed) break;
+    }
+    const consumed = outcomes.length;
+    const rest = calls.slice(consumed).map((c): LimitCall => ({ ...c, mode: 'peek' }));
+    if (rest.length) outcomes.push(...(await store.limit(rest, now)));
+    return { outcomes, consumed };
   }
 
   /** The activity to record with this check (validated before anything is counted). */
