@@ -13,7 +13,7 @@ RUN npm run build && npm prune --omit=dev
 
 # Runtime stage: production dependencies and compiled code only, non-root.
 FROM node:20-bookworm-slim
-ENV NODE_ENV=production GRPC_PORT=50051
+ENV NODE_ENV=production GRPC_PORT=50051 HTTP_PORT=8080
 WORKDIR /app
 COPY --from=build --chown=node:node /app/package.json ./
 COPY --from=build --chown=node:node /app/node_modules node_modules
@@ -23,6 +23,7 @@ COPY --from=build --chown=node:node /app/client-sdk/dist client-sdk/dist
 COPY --from=build --chown=node:node /app/server/package.json server/
 COPY --from=build --chown=node:node /app/server/dist server/dist
 USER node
-EXPOSE 50051
+# gRPC API; admin HTTP gateway, /metrics and probes (the standalone gateway: node server/dist/gateway-main.js)
+EXPOSE 50051 8080
 STOPSIGNAL SIGTERM
 CMD ["node", "server/dist/main.js"]

@@ -1,13 +1,16 @@
 #!/usr/bin/env node
 import { Admin } from './admin/admin.js';
 import { AdminAuth } from './admin/admin-auth.js';
-import { ConfigError, loadConfig, type Config } from './config/env.js';
+import { allowlistFrom, loadConfig, type Config } from './config/env.js';
 import { systemClock } from './clock.js';
 import { Readiness } from './grpc/readiness.js';
 import { startGrpcServer } from './grpc/server.js';
 import { RateLimiter } from './limiter/rate-limiter.js';
 import { createLogger, type Logger } from './log.js';
-import { IpAllowlist } from './net/ip.js';
+import type { IpAllowlist } from './net/ip.js';
+import { GrpcBackend } from './gateway/backend.js';
+import { startGateway } from './gateway/app.js';
+import { Metrics } from './metrics/metrics.js';
 import { DEFAULT_POLICIES } from './policy/policy.js';
 import { FilePolicySource } from './policy/file-policy-source.js';
 import { StaticPolicySource, type PolicySource } from './policy/policy-source.js';
@@ -27,16 +30,20 @@ import { Tracker } from './tracking/tracker.js';
 async function main(): Promise<void> {
   let config: Config;
   let allowlist: IpAllowlist;
+  let adminAllowlist: IpAllowlist;
   try {
     config = loadConfig();
-    allowlist = allowlistFrom(config.ipAllowlist);
+    allowlist = allowlistFrom('IP_ALLOWLIST', config.ipAllowlist);
+    adminAllowlist = allowlistFrom('ADMIN_IP_ALLOWLIST', config.adminIpAllowlist);
   } catch (err) {
     process.stderr.write(`floodgate: invalid configuration: ${(err as Error).message}\n`);
     process.exit(2);
   }
   const log = createLogger(config.logLevel);
+  const metrics = new Metrics();
   const policies = openPolicies(config, log);
-  const backend = await openBackend(config, log);
+  if (policies instanceof FilePolicySource) metrics.observePolicyReloads(policies);
+  const backend = await openBackend(config, log, metrics);
   log.info(
     { file: config.policiesFile ?? null, policies: policies.list().map((p) => p.name) },
     config.policiesFile ? `policies loaded from ${config.policiesFile}` : 'no POLICIES_FILE set: using the default policies',
@@ -65,18 +72,23 @@ async function main(): Promise<void> {
       : backend;
   const { tracking, storeAdmin } = openTracking(backend, keys, systemClock);
   const tracker = new Tracker(tracking, systemClock, trackingBuffer);
-  const limiter = new RateLimiter({ store, policies, keys, clock: systemClock, allowlist, maxBatch: config.maxBatchSize, tracker });
-  const admin = new Admin({
-    tracker,
-    tracking,
-    limiter,
+  const limiter = new RateLimiter({
+    store,
     policies,
     keys,
-    store: storeAdmin,
     clock: systemClock,
+    allowlist,
+    maxBatch: config.maxBatchSize,
+    tracker,
+    decisions: metrics,
+  });
+  // GetStoreStatus and /metrics report the same outage state.
+  const outage = {
     degraded: () => store instanceof FailoverStore && !store.available,
     ...(trackingBuffer ? { trackingBuffer } : {}),
-  });
+  };
+  const admin = new Admin({ tracker, tracking, limiter, policies, keys, store: storeAdmin, clock: systemClock, ...outage });
+  metrics.observeOutage(outage);
   const adminAuth = new AdminAuth(config.adminTokens);
   if (!adminAuth.enabled) log.warn('no ADMIN_TOKENS or ADMIN_TOKENS_FILE: the admin API is disabled (every call UNAUTHENTICATED)');
   const cleanup = new TrackingCleanup(tracking, systemClock, log, {
@@ -84,7 +96,29 @@ async function main(): Promise<void> {
     lockTtlMs: Math.min(config.trackingCleanupIntervalMs, 5 * 60_000),
   });
   cleanup.start();
-  const grpc = await startGrpcServer({ host: config.grpcHost, port: config.grpcPort, limiter, tracker, admin, adminAuth, log });
+  const grpc = await startGrpcServer({
+    host: config.grpcHost,
+    port: config.grpcPort,
+    limiter,
+    tracker,
+    admin,
+    adminAuth,
+    log,
+    rpcObserver: metrics,
+  });
+  // The gateway reaches this process's gRPC port through the client SDK, like a standalone one.
+  const gateway = config.httpEnabled
+    ? await startGateway({
+        host: config.httpHost,
+        port: config.httpPort,
+        backend: new GrpcBackend(`${loopbackOf(config.grpcHost)}:${grpc.port}`, 2_000),
+        metrics,
+        log,
+        adminTokens: config.adminTokens,
+        adminIpAllowlist: adminAllowlist,
+        trustedProxyHops: config.trustedProxyHops,
+      })
+    : undefined;
   log.info({ port: grpc.port, store: store.kind }, `gRPC listening on ${config.grpcHost}:${grpc.port}`);
   readiness = new Readiness(grpc.health, () => policies.list().every((p) => p.failureMode === 'local'));
   if (store instanceof FailoverStore) readiness.storeAvailability(store.available);
@@ -97,6 +131,8 @@ async function main(): Promise<void> {
     graceMs: config.shutdownGraceMs,
     close: async () => {
       cleanup.stop();
+      // After the drain: its requests in flight have had the gRPC server until now.
+      await gateway?.close();
       if (policies instanceof FilePolicySource) policies.close();
       trackingBuffer?.close();
       await store.close();
@@ -107,12 +143,10 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
-function allowlistFrom(entries: string[]): IpAllowlist {
-  try {
-    return new IpAllowlist(entries);
-  } catch (err) {
-    throw new ConfigError('IP_ALLOWLIST', (err as Error).message);
-  }
+/** An address of this host that reaches a server bound to `host`. */
+function loopbackOf(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 /** The policy file when POLICIES_FILE is set (a bad file exits 2 with its problems), else the defaults. */
@@ -127,7 +161,7 @@ function openPolicies(config: Config, log: Logger): PolicySource {
 }
 
 /** Redis (single, Sentinel or Cluster) when configured, else the in-process memory store. */
-async function openBackend(config: Config, log: Logger): Promise<RedisStore | MemoryStore> {
+async function openBackend(config: Config, log: Logger, metrics: Metrics): Promise<RedisStore | MemoryStore> {
   const target = config.redisTarget;
   if (!target) {
     log.info({ store: 'memory' }, 'no Redis configured: using the in-process memory store (limits are per process, not shared)');
@@ -142,6 +176,7 @@ async function openBackend(config: Config, log: Logger): Promise<RedisStore | Me
       tls: config.redisTls,
       commandTimeoutMs: config.redisCommandTimeoutMs,
       connectTimeoutMs: config.redisConnectTimeoutMs,
+      observer: metrics,
     });
   } catch (err) {
     log.fatal({ err }, (err as Error).message);

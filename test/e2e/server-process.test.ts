@@ -24,6 +24,11 @@ describe('the server process', () => {
     ['LOG_LEVEL', 'loud'],
     ['REDIS_URL', 'http://x'],
     ['IP_ALLOWLIST', '10.0.0.0/40'],
+    ['HTTP_PORT', 'eighty'],
+    ['HTTP_ENABLED', 'maybe'],
+    ['TRUSTED_PROXY_HOPS', '-1'],
+    ['ADMIN_IP_ALLOWLIST', 'not-an-ip'],
+    ['ADMIN_TOKENS', 'a b'],
   ])('exits non-zero naming %s when it is %s', async (name, value) => {
     const { code, output } = await runToExit({ [name]: value });
     expect(code).not.toBe(0);

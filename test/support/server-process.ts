@@ -3,20 +3,25 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const SERVER_MAIN = `${ROOT}server/dist/main.js`;
+export const GATEWAY_MAIN = `${ROOT}server/dist/gateway-main.js`;
 
-/** A built program to run: `ready` is the log message that carries the port it bound. */
+/** A built program to run: `ready` is the log message that says it is listening. */
 export interface Program {
   main: string;
   ready: string;
 }
 
 export const FLOODGATE: Program = { main: SERVER_MAIN, ready: 'gRPC listening' };
+export const GATEWAY: Program = { main: GATEWAY_MAIN, ready: 'HTTP listening' };
 
 /** A real Floodgate process (the built server, or another built program), on ports it picked itself. */
 export class ServerProcess {
   private constructor(
     readonly proc: ChildProcess,
+    /** The port in the ready line (the gRPC port of the server). */
     readonly grpcPort: number,
+    /** The admin gateway's port, when this process runs one. */
+    readonly httpPort: number | undefined,
     /** Every output line so far; keeps growing while the process runs. */
     readonly logs: string[],
   ) {}
@@ -25,12 +30,28 @@ export class ServerProcess {
     return `127.0.0.1:${this.grpcPort}`;
   }
 
+  get httpUrl(): string {
+    if (this.httpPort === undefined) throw new Error('this process runs no HTTP gateway');
+    return `http://127.0.0.1:${this.httpPort}`;
+  }
+
+  /** Starts a process; ports are free ones (HTTP_PORT and GRPC_PORT 0) unless `env` sets them. */
   static async start(env: Record<string, string> = {}, timeoutMs = 15_000, program = FLOODGATE): Promise<ServerProcess> {
     const proc = spawn(process.execPath, [program.main], {
-      env: { PATH: process.env.PATH, GRPC_PORT: '0', GRPC_HOST: '127.0.0.1', LOG_LEVEL: 'info', SHUTDOWN_DRAIN_MS: '0', ...env },
+      env: {
+        PATH: process.env.PATH,
+        GRPC_PORT: '0',
+        GRPC_HOST: '127.0.0.1',
+        HTTP_PORT: '0',
+        HTTP_HOST: '127.0.0.1',
+        LOG_LEVEL: 'info',
+        SHUTDOWN_DRAIN_MS: '0',
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const logs: string[] = [];
+    let httpPort: number | undefined;
     const port = await new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`server did not start:\n${logs.join('\n')}`)), timeoutMs);
       let buf = '';
@@ -41,10 +62,11 @@ export class ServerProcess {
           const line = buf.slice(0, nl);
           buf = buf.slice(nl + 1);
           logs.push(line);
-          const m = /"port":(\d+)/.exec(line);
-          if (m && line.includes(program.ready)) {
+          const http = /"httpPort":(\d+)/.exec(line);
+          if (http) httpPort = Number(http[1]);
+          if (line.includes(program.ready)) {
             clearTimeout(timer);
-            resolve(Number(m[1]));
+            resolve(Number(/"port":(\d+)/.exec(line)?.[1] ?? 0));
           }
         }
       });
@@ -54,7 +76,7 @@ export class ServerProcess {
         reject(new Error(`server exited with ${code}:\n${logs.join('\n')}`));
       });
     });
-    return new ServerProcess(proc, port, logs);
+    return new ServerProcess(proc, port, httpPort, logs);
   }
 
   /** Sends a signal and resolves with the exit code. */
@@ -73,7 +95,7 @@ export async function runToExit(
   main = SERVER_MAIN,
 ): Promise<{ code: number | null; output: string }> {
   const proc = spawn(process.execPath, [main], {
-    env: { PATH: process.env.PATH, GRPC_PORT: '0', ...env },
+    env: { PATH: process.env.PATH, GRPC_PORT: '0', HTTP_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

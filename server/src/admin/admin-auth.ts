@@ -26,15 +26,21 @@ export class AdminAuth {
 
   /** Throws UNAUTHENTICATED unless the metadata carries `authorization: Bearer <a configured token>`. */
   verify(metadata: Metadata): void {
+    const header = metadata.get('authorization')[0];
+    this.verifyHeader(typeof header === 'string' ? header : undefined);
+  }
+
+  /** The same check on an `authorization` value (gRPC metadata or an HTTP header); returns the token. */
+  verifyHeader(header: string | undefined): string {
     if (!this.enabled) {
       throw new FloodgateError(status.UNAUTHENTICATED, 'admin API disabled: no admin token configured (ADMIN_TOKENS or ADMIN_TOKENS_FILE)');
     }
-    const header = metadata.get('authorization')[0];
-    const match = typeof header === 'string' ? BEARER.exec(header.trim()) : null;
-    if (!match) throw new FloodgateError(status.UNAUTHENTICATED, 'authorization: missing "Bearer <admin token>" metadata');
+    const match = header === undefined ? null : BEARER.exec(header.trim());
+    if (!match) throw new FloodgateError(status.UNAUTHENTICATED, 'authorization: missing "Bearer <admin token>"');
     const presented = digest(match[1]!);
     let ok = false;
     for (const d of this.digests) ok = timingSafeEqual(d, presented) || ok;
     if (!ok) throw new FloodgateError(status.UNAUTHENTICATED, 'authorization: invalid admin token');
+    return match[1]!;
   }
 }

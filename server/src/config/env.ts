@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { IpAllowlist } from '../net/ip.js';
 import { parseHostPorts, type HostPort, type RedisTarget } from '../store/redis-connection.js';
 
 /**
@@ -15,7 +16,25 @@ export class ConfigError extends Error {
   }
 }
 
-export interface Config {
+/** The admin HTTP gateway's settings, shared by the in-process and the standalone gateway. */
+export interface GatewayConfig {
+  httpHost: string;
+  httpPort: number;
+  /**
+   * Admin bearer tokens from ADMIN_TOKENS and ADMIN_TOKENS_FILE, for the gRPC admin API and the
+   * gateway's /api/admin/* and /api/rate-limits/*; none: those are disabled.
+   */
+  adminTokens: string[];
+  /** IPs / CIDRs allowed on /api/admin/*; empty allows every address. */
+  adminIpAllowlist: string[];
+  /** Proxies in front of the gateway whose X-Forwarded-For entries are trusted. */
+  trustedProxyHops: number;
+  logLevel: string;
+}
+
+export interface Config extends GatewayConfig {
+  /** Whether main.ts starts the gateway in the same process. */
+  httpEnabled: boolean;
   grpcHost: string;
   grpcPort: number;
   redisUrl: string | undefined;
@@ -39,9 +58,6 @@ export interface Config {
   policiesFile: string | undefined;
   policiesPollIntervalMs: number;
   maxBatchSize: number;
-  logLevel: string;
-  /** Admin bearer tokens from ADMIN_TOKENS and ADMIN_TOKENS_FILE; none: the admin API is disabled. */
-  adminTokens: string[];
   trackingCleanupIntervalMs: number;
 }
 
@@ -63,9 +79,10 @@ function int(env: Env, name: string, def: number, min: number, max: number): num
   return n;
 }
 
-function bool(env: Env, name: string): boolean {
+function bool(env: Env, name: string, def = false): boolean {
   const raw = str(env, name)?.toLowerCase();
-  if (raw === undefined || raw === 'false' || raw === '0') return false;
+  if (raw === undefined) return def;
+  if (raw === 'false' || raw === '0') return false;
   if (raw === 'true' || raw === '1') return true;
   throw new ConfigError(name, `expected true or false, got "${raw}"`);
 }
@@ -103,11 +120,35 @@ function list(env: Env, name: string): string[] {
     .filter(Boolean);
 }
 
-export function loadConfig(env: Env = process.env): Config {
+function logLevelOf(env: Env): string {
   const logLevel = str(env, 'LOG_LEVEL') ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   }
+  return logLevel;
+}
+
+export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
+  return {
+    httpHost: str(env, 'HTTP_HOST') ?? '0.0.0.0',
+    httpPort: int(env, 'HTTP_PORT', 8080, 0, 65535),
+    adminTokens: adminTokens(env),
+    adminIpAllowlist: list(env, 'ADMIN_IP_ALLOWLIST'),
+    trustedProxyHops: int(env, 'TRUSTED_PROXY_HOPS', 0, 0, 10),
+    logLevel: logLevelOf(env),
+  };
+}
+
+/** The standalone gateway: its settings and the Floodgate gRPC address it talks to. */
+export function loadStandaloneGatewayConfig(env: Env = process.env): GatewayConfig & { grpcAddress: string } {
+  const grpcAddress = str(env, 'FLOODGATE_GRPC_ADDRESS') ?? '127.0.0.1:50051';
+  if (!/^[\w.-]+:\d{1,5}$|^\[[\da-fA-F:.]+\]:\d{1,5}$/.test(grpcAddress)) {
+    throw new ConfigError('FLOODGATE_GRPC_ADDRESS', `expected host:port, got "${grpcAddress}"`);
+  }
+  return { ...loadGatewayConfig(env), grpcAddress };
+}
+
+export function loadConfig(env: Env = process.env): Config {
   const redisUrl = str(env, 'REDIS_URL');
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
     throw new ConfigError('REDIS_URL', 'must start with redis:// or rediss://');
@@ -122,6 +163,8 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('SHUTDOWN_GRACE_MS', `must be above SHUTDOWN_DRAIN_MS (${shutdownDrainMs}), got ${shutdownGraceMs}`);
   }
   return {
+    ...loadGatewayConfig(env),
+    httpEnabled: bool(env, 'HTTP_ENABLED', true),
     grpcHost: str(env, 'GRPC_HOST') ?? '0.0.0.0',
     grpcPort: int(env, 'GRPC_PORT', 50051, 0, 65535),
     redisUrl,
@@ -140,8 +183,6 @@ export function loadConfig(env: Env = process.env): Config {
     policiesFile: str(env, 'POLICIES_FILE'),
     policiesPollIntervalMs: int(env, 'POLICIES_POLL_INTERVAL_MS', 2_000, 100, 3_600_000),
     maxBatchSize: int(env, 'MAX_BATCH_SIZE', 1_000, 1, 10_000),
-    logLevel,
-    adminTokens: adminTokens(env),
     trackingCleanupIntervalMs: int(env, 'TRACKING_CLEANUP_INTERVAL_MS', 3_600_000, 1_000, 86_400_000),
   };
 }
@@ -168,4 +209,13 @@ function adminTokens(env: Env): string[] {
 function noSpaces(name: string, tokens: string[]): string[] {
   if (tokens.some((t) => /\s/.test(t))) throw new ConfigError(name, 'a token must not contain white space');
   return tokens;
+}
+
+/** An IP allowlist from a variable's entries; a bad entry is a ConfigError naming the variable. */
+export function allowlistFrom(variable: string, entries: string[]): IpAllowlist {
+  try {
+    return new IpAllowlist(entries);
+  } catch (err) {
+    throw new ConfigError(variable, (err as Error).message);
+  }
 }

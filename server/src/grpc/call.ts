@@ -11,8 +11,8 @@ export interface CallContext {
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
-export function requestIdOf(metadata: Metadata): string {
-  const given = metadata.get('x-request-id')[0];
+/** The caller's request id when it is a sane one, else a fresh one. */
+export function requestIdFrom(given: unknown): string {
   return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
 }
 
@@ -41,6 +41,10 @@ export function withDecodeErrorsAsInvalid<D extends ServiceDefinition>(definitio
     },
   ]);
   return Object.fromEntries(methods) as D;
+}
+
+export function requestIdOf(metadata: Metadata): string {
+  return requestIdFrom(metadata.get('x-request-id')[0]);
 }
 
 /**

@@ -8,10 +8,12 @@ import type { Admin } from '../admin/admin.js';
 import type { AdminAuth } from '../admin/admin-auth.js';
 import type { RateLimiter } from '../limiter/rate-limiter.js';
 import type { Logger } from '../log.js';
+import type { RpcObserver } from '../metrics/observers.js';
 import type { Tracker } from '../tracking/tracker.js';
 import { adminService } from './admin-service.js';
 import { withDecodeErrorsAsInvalid } from './call.js';
 import { rateLimitService } from './ratelimit-service.js';
+import { rpcMetricsInterceptor } from './rpc-metrics.js';
 import { trackingService } from './tracking-service.js';
 
 /** The proto tree, beside server/ in the repo and in the image. */
@@ -42,8 +44,13 @@ export async function startGrpcServer(opts: {
   admin: Admin;
   adminAuth: AdminAuth;
   log: Logger;
+  /** Receives the latency and status code of every call. */
+  rpcObserver?: RpcObserver;
 }): Promise<GrpcServer> {
-  const server = new FloodgateServer({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
+  const server = new FloodgateServer({
+    'grpc.max_receive_message_length': 4 * 1024 * 1024,
+    interceptors: opts.rpcObserver ? [rpcMetricsInterceptor(opts.rpcObserver)] : [],
+  });
   server.addService(RateLimitServiceService, rateLimitService(opts.limiter, opts.log));
   server.addService(TrackingServiceService, trackingService(opts.tracker, opts.log));
   server.addService(AdminServiceService, adminService(opts.admin, opts.adminAuth, opts.log));

@@ -12,6 +12,7 @@ import {
 } from '@floodgate/client';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import type { Clock } from '../clock.js';
+import { noDecisions, type DecisionObserver } from '../metrics/observers.js';
 import type { IpAllowlist } from '../net/ip.js';
 import { burstFor, capacityFor, limitFor, POLICY_NAME, type Policy, type ScopeName } from '../policy/policy.js';
 import type { PolicySource } from '../policy/policy-source.js';
@@ -32,6 +33,8 @@ export interface RateLimiterDeps {
   maxBatch: number;
   /** Records `record_activity` of allowed checks; without it such checks are INVALID_ARGUMENT. */
   tracker?: Pick<Tracker, 'event' | 'record'>;
+  /** Told of every answered check (metrics); nothing when unset. */
+  decisions?: DecisionObserver;
 }
 
 interface Target {
@@ -54,6 +57,12 @@ export class RateLimiter {
   constructor(private readonly deps: RateLimiterDeps) {}
 
   async check(req: CheckLimitRequest): Promise<CheckLimitResponse> {
+    const res = await this.decide(req);
+    (this.deps.decisions ?? noDecisions).decision(res.policy, res.reason, res.allowed);
+    return res;
+  }
+
+  private async decide(req: CheckLimitRequest): Promise<CheckLimitResponse> {
     const policy = this.policy(req.policy);
     const subject = validSubject(req.userId, req.ip);
     const targets = this.targets(policy, subject);

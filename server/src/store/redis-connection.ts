@@ -1,4 +1,6 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import type { RedisObserver } from '../metrics/observers.js';
+import { MeteredCluster, MeteredRedis } from './metered-redis.js';
 
 export interface HostPort {
   host: string;
@@ -21,6 +23,8 @@ export interface RedisConnectionOptions {
   tls?: boolean;
   commandTimeoutMs: number;
   connectTimeoutMs: number;
+  /** Told of every command's latency and failure (metrics); nothing when unset. */
+  observer?: RedisObserver;
 }
 
 export type RedisClient = Redis | Cluster;
@@ -46,6 +50,17 @@ export function boundedOptions(o: Pick<RedisConnectionOptions, 'commandTimeoutMs
 
 /** One ioredis client for any of the three topologies, not yet connected (call `connect()`). */
 export function createRedisClient(o: RedisConnectionOptions): RedisClient {
+  if (!o.observer) return newClient(o, Redis, Cluster);
+  const client = newClient(o, MeteredRedis, MeteredCluster);
+  client.observe(o.observer);
+  return client;
+}
+
+function newClient<R extends Redis, C extends Cluster>(
+  o: RedisConnectionOptions,
+  RedisClass: new (...args: any[]) => R,
+  ClusterClass: new (...args: any[]) => C,
+): R | C {
   const bounded = boundedOptions(o);
   const auth: RedisOptions = {
     ...(o.password !== undefined ? { password: o.password } : {}),
@@ -53,9 +68,9 @@ export function createRedisClient(o: RedisConnectionOptions): RedisClient {
   };
   switch (o.target.kind) {
     case 'single':
-      return new Redis(o.target.url, bounded);
+      return new RedisClass(o.target.url, bounded);
     case 'sentinel':
-      return new Redis({
+      return new RedisClass({
         ...bounded,
         ...auth,
         sentinels: o.target.sentinels,
@@ -66,7 +81,7 @@ export function createRedisClient(o: RedisConnectionOptions): RedisClient {
       });
     case 'cluster': {
       const { enableOfflineQueue, retryStrategy, lazyConnect, enableAutoPipelining, ...perNode } = bounded;
-      return new Cluster(o.target.nodes, {
+      return new ClusterClass(o.target.nodes, {
         enableOfflineQueue,
         lazyConnect,
         enableAutoPipelining,

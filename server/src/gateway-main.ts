@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+import { allowlistFrom, loadStandaloneGatewayConfig } from './config/env.js';
+import { startGateway } from './gateway/app.js';
+import { GrpcBackend } from './gateway/backend.js';
+import { createLogger } from './log.js';
+import { GatewayMetrics } from './metrics/metrics.js';
+
+/** The admin gateway alone, talking to a Floodgate server at FLOODGATE_GRPC_ADDRESS. */
+async function main(): Promise<void> {
+  let config: ReturnType<typeof loadStandaloneGatewayConfig>;
+  let adminAllowlist: ReturnType<typeof allowlistFrom>;
+  try {
+    config = loadStandaloneGatewayConfig();
+    adminAllowlist = allowlistFrom('ADMIN_IP_ALLOWLIST', config.adminIpAllowlist);
+  } catch (err) {
+    process.stderr.write(`floodgate-gateway: invalid configuration: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  const log = createLogger(config.logLevel);
+  const gateway = await startGateway({
+    host: config.httpHost,
+    port: config.httpPort,
+    backend: new GrpcBackend(config.grpcAddress, 2_000),
+    metrics: new GatewayMetrics(),
+    log,
+    adminTokens: config.adminTokens,
+    adminIpAllowlist: adminAllowlist,
+    trustedProxyHops: config.trustedProxyHops,
+  });
+  log.info({ grpcAddress: config.grpcAddress }, `gateway talking to Floodgate at ${config.grpcAddress}`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    await gateway.close();
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`floodgate-gateway: fatal: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,60 @@
+import { FloodgateError } from '@floodgate/client';
+import { status } from '@grpc/grpc-js';
+import type { FastifyError } from 'fastify';
+
+/** An error as the gateway answers it: the standard body's error and the HTTP status. */
+export interface HttpError {
+  error: FloodgateError;
+  httpStatus: number;
+}
+
+interface ValidationIssue {
+  keyword: string;
+  instancePath: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
+
+/**
+ * Maps anything a route or fastify throws to the standard error. FloodgateErrors keep their
+ * code; fastify's own client errors (bad JSON, wrong types, unknown fields, oversized bodies,
+ * wrong content type) become INVALID_ARGUMENT or RESOURCE_EXHAUSTED naming the field or part.
+ */
+export function httpErrorOf(err: unknown): HttpError {
+  if (err instanceof FloodgateError) return { error: err, httpStatus: err.httpStatus };
+  const e = err as Partial<FastifyError> & { validation?: ValidationIssue[]; validationContext?: string };
+  if (e.validation?.length) {
+    const error = validationError(e.validation[0]!, e.validationContext ?? 'body');
+    return { error, httpStatus: error.httpStatus };
+  }
+  switch (e.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { error: new FloodgateError(status.RESOURCE_EXHAUSTED, `body: ${e.message}`, 'body'), httpStatus: 413 };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { error: FloodgateError.invalid('content-type', 'must be application/json'), httpStatus: 415 };
+  }
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    // Malformed JSON, an empty JSON body, a bad content length and the like: all the body's fault.
+    const error = FloodgateError.invalid('body', e.message ?? 'is not valid');
+    return { error, httpStatus: error.httpStatus };
+  }
+  const error = new FloodgateError(status.INTERNAL, 'internal error');
+  return { error, httpStatus: error.httpStatus };
+}
+
+/** The first schema violation as a message naming the field ("reason: must be string"). */
+function validationError(issue: ValidationIssue, part: string): FloodgateError {
+  const path = issue.instancePath.split('/').filter(Boolean).join('.');
+  switch (issue.keyword) {
+    case 'required':
+      return FloodgateError.invalid(join(path, String(issue.params.missingProperty)), 'is required');
+    case 'additionalProperties':
+      return FloodgateError.invalid(join(path, String(issue.params.additionalProperty)), 'is not a known field');
+    default:
+      return FloodgateError.invalid(path || (part === 'querystring' ? 'query' : part), issue.message ?? 'is not valid');
+  }
+}
+
+function join(path: string, name: string): string {
+  return path ? `${path}.${name}` : name;
+}

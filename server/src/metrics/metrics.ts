@@ -1,0 +1,126 @@
+import { reasonToJSON, type Reason } from '@floodgate/client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { DecisionObserver, OutageSource, PolicyReloadSource, RedisObserver, RpcObserver } from './observers.js';
+
+/** Seconds, 0.1 ms to 2.5 s: a Redis round trip on loopback is well under 1 ms, a deadline about 1 s. */
+const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+function latency<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[]): Histogram<L> {
+  return new Histogram({ name, help, labelNames, buckets: LATENCY_BUCKETS, registers: [registry] });
+}
+
+/**
+ * What every process with the admin gateway exports: its HTTP requests and the process itself.
+ * A standalone gateway exports only these. Names, labels and meaning: docs/metrics.md.
+ */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+
+  private readonly httpDuration = latency(this.registry, 'floodgate_http_request_duration_seconds', 'Admin gateway HTTP latency by method, route and status', ['method', 'route', 'status']);
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'floodgate_' });
+  }
+
+  http(method: string, route: string, status: number, seconds: number): void {
+    this.httpDuration.observe({ method, route, status: String(status) }, seconds);
+  }
+
+  /** Prometheus text exposition and its content type. */
+  async expose(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
+
+/** A Floodgate server's metrics: the gateway's plus decisions, RPCs, Redis and outage state. */
+export class Metrics extends GatewayMetrics implements DecisionObserver, RpcObserver, RedisObserver {
+  private readonly decisions = new Counter({
+    name: 'floodgate_decisions_total',
+    help: 'Rate-limit decisions by policy, reason and whether the request was let through',
+    labelNames: ['policy', 'result', 'allowed'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly rpcDuration = latency(this.registry, 'floodgate_rpc_duration_seconds', 'gRPC call latency by method and status code', ['method', 'code']);
+
+  private readonly redisDuration = latency(this.registry, 'floodgate_redis_command_duration_seconds', 'Redis command and script latency by command', ['command']);
+
+  private readonly redisErrors = new Counter({
+    name: 'floodgate_redis_errors_total',
+    help: 'Redis commands that failed (error reply, timeout or no connection) by command',
+    labelNames: ['command'] as const,
+    registers: [this.registry],
+  });
+
+  // Outage state and policy reloads belong to other parts; they are read at scrape time so the
+  // exported value is always the owner's. Until a source is attached they read 0.
+  private outage: OutageSource = { degraded: () => false };
+  private reloads: PolicyReloadSource = { reloads: 0, reloadFailures: 0 };
+
+  constructor() {
+    super();
+    const registers = [this.registry];
+    const outage = () => this.outage;
+    const reloads = () => this.reloads;
+    new Gauge({
+      name: 'floodgate_degraded',
+      help: '1 while the store is unreachable and policies run in their failure mode, else 0',
+      registers,
+      collect() {
+        this.set(outage().degraded() ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'floodgate_tracking_buffer_size',
+      help: 'Tracking writes held in memory while the store is unreachable',
+      registers,
+      collect() {
+        this.set(outage().trackingBuffer?.size ?? 0);
+      },
+    });
+    new Counter({
+      name: 'floodgate_tracking_buffer_dropped_total',
+      help: 'Tracking writes dropped because the outage buffer was full',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(outage().trackingBuffer?.dropped ?? 0);
+      },
+    });
+    new Counter({
+      name: 'floodgate_policy_reloads_total',
+      help: 'Policy file reloads by result (success, failure)',
+      labelNames: ['result'] as const,
+      registers,
+      collect() {
+        this.reset();
+        this.inc({ result: 'success' }, reloads().reloads);
+        this.inc({ result: 'failure' }, reloads().reloadFailures);
+      },
+    });
+  }
+
+  /** Reads the degraded state and the tracking outage buffer from their owners from now on. */
+  observeOutage(source: OutageSource): void {
+    this.outage = source;
+  }
+
+  /** Reads the reload counts from the policy source from now on. */
+  observePolicyReloads(source: PolicyReloadSource): void {
+    this.reloads = source;
+  }
+
+  decision(policy: string, reason: Reason, allowed: boolean): void {
+    const result = reasonToJSON(reason).replace(/^REASON_/, '').toLowerCase();
+    this.decisions.inc({ policy, result, allowed: String(allowed) });
+  }
+
+  rpc(method: string, code: string, seconds: number): void {
+    this.rpcDuration.observe({ method, code }, seconds);
+  }
+
+  redisCommand(command: string, seconds: number, failed: boolean): void {
+    this.redisDuration.observe({ command }, seconds);
+    if (failed) this.redisErrors.inc({ command });
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * What the limiter, the gRPC server and the stores report, and what the metrics read from the
+ * parts that keep state, as small interfaces so none of them imports the metrics library;
+ * main.ts connects them to the one Metrics object.
+ */
+import type { Reason } from '@floodgate/client';
+
+export interface DecisionObserver {
+  /** One answered check: its policy, its reason and whether it was let through. */
+  decision(policy: string, reason: Reason, allowed: boolean): void;
+}
+
+export interface RpcObserver {
+  /** One finished RPC: full method name, gRPC status code name, duration in seconds. */
+  rpc(method: string, code: string, seconds: number): void;
+}
+
+export interface RedisObserver {
+  /** One Redis command or script call and whether it failed. */
+  redisCommand(command: string, seconds: number, failed: boolean): void;
+}
+
+export const noDecisions: DecisionObserver = { decision: () => {} };
+
+/** Whether the store is unreachable (policies in their failure mode) and the tracking buffer. */
+export interface OutageSource {
+  degraded(): boolean;
+  trackingBuffer?: { readonly size: number; readonly dropped: number };
+}
+
+/** Reload counts kept by a reloading policy source. */
+export interface PolicyReloadSource {
+  readonly reloads: number;
+  readonly reloadFailures: number;
+}
