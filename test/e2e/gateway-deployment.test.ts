@@ -1,7 +1,9 @@
+import { createClient } from '@floodgate/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ConfigMapDir } from '../support/configmap.js';
 import { eventually } from '../support/eventually.js';
 import { expectError, http } from '../support/http.js';
+import { RedisServer } from '../support/redis-server.js';
 import { GATEWAY, GATEWAY_MAIN, runToExit, ServerProcess } from '../support/server-process.js';
 import { uniquePrefix } from '../support/stack.js';
 
@@ -137,6 +139,49 @@ describe('policy reloads on /metrics', () => {
     } finally {
       expect(await server.stop()).toBe(0);
       await cm.remove();
+    }
+  });
+});
+
+describe('outage metrics of a real process losing its Redis', () => {
+  it('show degraded, the tracking buffer and Redis errors on /metrics as GetStoreStatus does, and recover', async () => {
+    let redis = await RedisServer.start();
+    const server = await ServerProcess.start({
+      REDIS_URL: redis.url,
+      REDIS_COMMAND_TIMEOUT_MS: '200',
+      REDIS_PROBE_INTERVAL_MS: '100',
+      TRACKING_BUFFER_SIZE: '2',
+      ADMIN_TOKENS: TOKEN,
+    });
+    const client = createClient({ address: server.address, deadlineMs: 2_000 });
+    const metric = async (series: string) => {
+      const text = (await http(`${server.httpUrl}/metrics`)).text;
+      const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+      return line === undefined ? undefined : Number(line.slice(series.length + 1));
+    };
+    try {
+      expect(await metric('floodgate_degraded')).toBe(0);
+      await redis.stop();
+      await client.checkLimit({ policy: 'ai', userId: 'outage-user' });
+      for (let i = 0; i < 3; i++) await client.recordActivity({ userId: 'outage-user', activity: 'ai' }).catch(() => undefined);
+
+      expect(await metric('floodgate_degraded')).toBe(1);
+      expect(await metric('floodgate_tracking_buffer_size')).toBe(2);
+      expect(await metric('floodgate_tracking_buffer_dropped_total')).toBe(1);
+      expect(await metric('floodgate_redis_errors_total{command="fg_sliding_log"}')).toBeGreaterThanOrEqual(1);
+      const status = await http(`${server.httpUrl}/api/admin/services/redis-status`, { token: TOKEN });
+      expect(status.json).toMatchObject({ degraded: true, trackingBufferSize: 2, trackingBufferDropped: 1 });
+
+      redis = await RedisServer.start(redis.port);
+      await eventually('back on Redis with the buffer written', async () => {
+        await client.checkLimit({ policy: 'ai', userId: 'outage-user' });
+        return (await metric('floodgate_degraded')) === 0 && (await metric('floodgate_tracking_buffer_size')) === 0;
+      }, 10_000);
+      expect(await metric('floodgate_tracking_buffer_dropped_total')).toBe(1);
+    } finally {
+      client.close();
+      await server.stop('SIGKILL');
+      await redis.stop();
     }
   });
 });

@@ -29,7 +29,7 @@ describe('metrics from the limiter and the Redis store', () => {
       if (redisUp) await redis.stop();
     });
     const metrics = new Metrics();
-    const store = await RedisStore.connect({ url: redis.url, commandTimeoutMs: 1_000, connectTimeoutMs: 5_000, observer: metrics });
+    const store = await RedisStore.connect({ target: { kind: 'single', url: redis.url }, commandTimeoutMs: 1_000, connectTimeoutMs: 5_000, observer: metrics });
     cleanup.push(() => store.close());
     const limiter = new RateLimiter({
       store,
