@@ -185,3 +185,21 @@ describe('outage metrics of a real process losing its Redis', () => {
     }
   });
 });
+
+describe('Redis command metrics on a 3-master Cluster', () => {
+  it('times scripts by name and plain commands through the Cluster client', async () => {
+    const server = await ServerProcess.start({ REDIS_CLUSTER_NODES: inject('redisClusterNodes'), REDIS_KEY_PREFIX: uniquePrefix() });
+    const client = createClient({ address: server.address, deadlineMs: 5_000 });
+    try {
+      for (const userId of ['c1', 'c2', 'c3', 'c4']) await client.checkLimit({ policy: 'ai', userId, ip: '198.51.100.20' });
+      await client.recordActivity({ userId: 'c1', activity: 'ai' });
+      const text = (await http(`${server.httpUrl}/metrics`)).text;
+      expect(text).toMatch(/floodgate_redis_command_duration_seconds_count\{command="fg_sliding_log"\} ([8-9]|\d\d)/);
+      expect(text).toMatch(/floodgate_redis_command_duration_seconds_count\{command="fg_track_user"\} [1-9]/);
+      expect(text).not.toContain('command="evalsha"');
+    } finally {
+      client.close();
+      expect(await server.stop()).toBe(0);
+    }
+  });
+});

@@ -13,6 +13,9 @@ type Constructor<T> = new (...args: any[]) => T;
 
 const sha1 = (s: string): string => createHash('sha1').update(s).digest('hex');
 
+// A Cluster sends a redirected (MOVED/ASK) command again through sendCommand; count it once.
+const seen = new WeakSet<Command>();
+
 /**
  * A client class that reports every command it sends (pipelined ones too, and those refused
  * while disconnected) with its latency and whether it failed, once `observe` is called.
@@ -34,7 +37,8 @@ function metered<B extends Constructor<CommandSender>>(Base: B) {
 
     override sendCommand(command: Command, ...rest: any[]): unknown {
       const observer = this.observer;
-      if (observer) {
+      if (observer && !seen.has(command)) {
+        seen.add(command);
         const started = performance.now();
         const name = this.commandName(command);
         const done = (failed: boolean) => observer.redisCommand(name, (performance.now() - started) / 1000, failed);
