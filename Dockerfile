@@ -1,5 +1,16 @@
 # syntax=docker/dockerfile:1
-# Build stage: dev dependencies, TypeScript compile.
+# Floodgate image: build with dev dependencies, run with production ones only.
+#   docker build -t floodgate:0.1.0 .
+
+# Production dependencies only (no compiler, no test tools), installed from the lock file.
+FROM node:20-bookworm-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY client-sdk/package.json client-sdk/
+COPY server/package.json server/
+RUN npm ci --omit=dev --no-audit --no-fund
+
+# Build: every dependency, then the TypeScript compile (generated code is committed).
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json ./
@@ -9,21 +20,27 @@ RUN npm ci --no-audit --no-fund
 COPY proto proto
 COPY client-sdk/src client-sdk/src
 COPY server/src server/src
-RUN npm run build && npm prune --omit=dev
+RUN npm run build
 
-# Runtime stage: production dependencies and compiled code only, non-root.
-FROM node:20-bookworm-slim
-ENV NODE_ENV=production GRPC_PORT=50051 HTTP_PORT=8080
+# Runtime. Files stay owned by root and the process runs as uid 1000 (the image's "node"
+# user), so the code cannot be changed at run time and a read-only root filesystem works:
+# nothing is written to disk, logs go to stdout.
+FROM node:20-bookworm-slim AS runtime
+ENV NODE_ENV=production
 WORKDIR /app
-COPY --from=build --chown=node:node /app/package.json ./
-COPY --from=build --chown=node:node /app/node_modules node_modules
-COPY --from=build --chown=node:node /app/proto proto
-COPY --from=build --chown=node:node /app/client-sdk/package.json client-sdk/
-COPY --from=build --chown=node:node /app/client-sdk/dist client-sdk/dist
-COPY --from=build --chown=node:node /app/server/package.json server/
-COPY --from=build --chown=node:node /app/server/dist server/dist
-USER node
-# gRPC API; admin HTTP gateway, /metrics and probes (the standalone gateway: node server/dist/gateway-main.js)
+COPY --from=ghcr.io/grpc-ecosystem/grpc-health-probe:v0.4.37 /ko-app/grpc-health-probe /bin/grpc_health_probe
+COPY --from=deps /app/node_modules node_modules
+COPY --from=build /app/package.json ./
+COPY --from=build /app/proto proto
+COPY --from=build /app/client-sdk/package.json client-sdk/
+COPY --from=build /app/client-sdk/dist client-sdk/dist
+COPY --from=build /app/server/package.json server/
+COPY --from=build /app/server/dist server/dist
+# Numeric, so Kubernetes can check runAsNonRoot against the image.
+USER 1000:1000
+# gRPC API (GRPC_PORT); admin HTTP gateway with /healthz, /readyz and /metrics (HTTP_PORT).
 EXPOSE 50051 8080
 STOPSIGNAL SIGTERM
+# Exec form: node is PID 1 and receives SIGTERM itself (no shell in between); the server
+# handles SIGTERM and SIGINT, so PID 1's default of ignoring signals does not apply.
 CMD ["node", "server/dist/main.js"]
