@@ -1,9 +1,12 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../server/src/config/env.js';
-import { ROOT } from '../support/server-process.js';
-import { dockerignored, dockerignorePatterns, parseCopy, parseDockerfile, type Stage } from './dockerfile.js';
+import { healthStatus } from '../support/probes.js';
+import { FLOODGATE, ROOT, ServerProcess } from '../support/server-process.js';
+import { dockerignored, dockerignorePatterns, parseCopy, parseDockerfile, type Copy, type Stage } from './dockerfile.js';
 import { configPorts } from './server-config.js';
 
 const stages = parseDockerfile(join(ROOT, 'Dockerfile'));
@@ -100,6 +103,68 @@ describe('Dockerfile', () => {
     const probe = ops(runtime, 'COPY').map(parseCopy).find((c) => c.from?.includes('grpc-health-probe'));
     expect(probe?.dest).toBe('/bin/grpc_health_probe');
   });
+});
+
+/**
+ * Carries out one COPY into a stage's /app (a local directory), keeping symlinks as they are,
+ * as Docker does (npm workspaces link node_modules/@floodgate/* to ../../<package>).
+ */
+function copyInto(app: string, c: Copy, sourceRoot: (source: string) => string): void {
+  for (const source of c.sources) {
+    const from = sourceRoot(source);
+    const to = c.dest.endsWith('/') || c.dest === '.' ? join(app, c.dest, basename(source)) : join(app, c.dest);
+    mkdirSync(join(to, '..'), { recursive: true });
+    cpSync(from, to, { recursive: true, verbatimSymlinks: true });
+  }
+}
+
+describe('the runtime stage, assembled without a Docker engine', () => {
+  it('installs production dependencies only, runs the CMD as in the image, and serves health', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'floodgate-image-'));
+    try {
+      // Every stage the runtime copies from: the deps stage is carried out for real (its COPYs,
+      // then its RUN, npm ci from the local cache when it can); the build stage's output is the
+      // repo's own build, done by npm test before the tests run.
+      const runtimeCopies = ops(runtime, 'COPY').map(parseCopy);
+      const depsName = runtimeCopies.find((c) => c.dest === 'node_modules')!.from!;
+      const deps = stageNamed(depsName)!;
+      const depsApp = join(work, 'deps');
+      mkdirSync(depsApp);
+      for (const c of ops(deps, 'COPY').map(parseCopy)) copyInto(depsApp, c, (source) => join(ROOT, source));
+      for (const run of ops(deps, 'RUN')) {
+        // Only PATH and HOME: npm's own variables from `npm test` would point it at the repo.
+        execFileSync('sh', ['-c', run], {
+          cwd: depsApp,
+          env: { PATH: process.env.PATH, HOME: process.env.HOME, npm_config_prefer_offline: 'true' },
+          stdio: 'pipe',
+          timeout: 180_000,
+        });
+      }
+
+      const app = join(work, 'app');
+      mkdirSync(app);
+      const stageNames = new Set(stages.map((s) => s.name));
+      for (const c of runtimeCopies.filter((c) => stageNames.has(c.from))) {
+        const root = c.from === depsName ? depsApp : ROOT;
+        copyInto(app, c, (source) => join(root, source.slice('/app/'.length)));
+      }
+      // Nothing a test or a build needs made it in.
+      for (const devOnly of ['typescript', 'vitest', 'fast-check', '@bufbuild/buf']) {
+        expect(existsSync(join(app, 'node_modules', devOnly)), devOnly).toBe(false);
+      }
+
+      const argv = JSON.parse(ops(runtime, 'CMD')[0]!) as string[];
+      const env = Object.fromEntries(ops(runtime, 'ENV').flatMap((e) => e.split(/\s+/)).map((kv) => kv.split('=', 2) as [string, string]));
+      const server = await ServerProcess.start({ ...env, GRPC_PORT: '0', GRPC_HOST: '127.0.0.1' }, 30_000, { ...FLOODGATE, main: join(app, argv[1]!) });
+      try {
+        expect(await healthStatus(server.address)).toBe('SERVING');
+      } finally {
+        expect(await server.stop('SIGTERM')).toBe(0);
+      }
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  }, 240_000);
 });
 
 describe('.dockerignore matching', () => {
