@@ -101,7 +101,7 @@ function insideRoot(dir: string, path: string): string {
   return path;
 }
 
-export function parseObjects(text: string): K8sObject[] {
+function parseObjects(text: string): K8sObject[] {
   return parseAllDocuments(text)
     .map((doc) => {
       if (doc.errors.length > 0) throw doc.errors[0];

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse } from 'yaml';
-import { loadConfig, type Config } from '../../server/src/config/env.js';
+import { loadConfig } from '../../server/src/config/env.js';
 import { DEFAULT_POLICIES } from '../../server/src/policy/policy.js';
 import { healthStatus } from '../support/probes.js';
 import { ROOT, ServerProcess } from '../support/server-process.js';
@@ -152,7 +152,7 @@ describe.each(DIRS.map((dir) => [name(dir), dir]))('deploy/%s', (_, dir) => {
   it('mounts the policy ConfigMap as a directory and points POLICIES_FILE into it', () => {
     const objects = render(dir);
     for (const { pod, container } of floodgates(objects)) {
-      const { policiesFile } = loadConfig(environment(container, objects)) as Config;
+      const { policiesFile } = loadConfig(environment(container, objects));
       expect(policiesFile).toBeDefined();
       const mount = container.volumeMounts.find((m: { mountPath: string }) => m.mountPath === dirname(policiesFile!));
       expect(mount, `a volume mounted at ${dirname(policiesFile!)}`).toBeDefined();
