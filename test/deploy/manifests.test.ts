@@ -9,7 +9,7 @@ import { healthStatus } from '../support/probes.js';
 import { ROOT, ServerProcess } from '../support/server-process.js';
 import { parseCopy, parseDockerfile } from './dockerfile.js';
 import { kubectlKustomize, kustomizationDirs, objectId, renderKustomization, type K8sObject } from './kustomize.js';
-import { validateObject } from './schemas.js';
+import { unknownFields, validateObject } from './schemas.js';
 import { configEnvNames, configPorts, shutdownBudgetMs } from './server-config.js';
 
 const DEPLOY = join(ROOT, 'deploy');
@@ -91,6 +91,7 @@ describe.each(DIRS.map((dir) => [name(dir), dir]))('deploy/%s', (_, dir) => {
     const objects = render(dir);
     expect(objects.length).toBeGreaterThan(0);
     for (const o of objects) await validateObject(o);
+    expect(unknownFields(objects)).toEqual([]);
     // Where kubectl is installed, the fallback renderer must agree with it.
     const kubectl = kubectlKustomize(dir);
     if (kubectl) expect(byId(renderKustomization(dir))).toEqual(byId(kubectl));
