@@ -53,7 +53,7 @@ describe('Dockerfile', () => {
       .flatMap((a) => a.split(/\s+/))
       .map((p) => Number(p.replace(/\/tcp$/, '')))
       .sort((a, b) => a - b);
-    expect(exposed).toEqual(configPorts(loadConfig({})));
+    expect(exposed, 'EXPOSE lists every default port of the server config (its …Port fields)').toEqual(configPorts(loadConfig({})));
   });
 
   it('starts node directly (exec form, no shell) on a file the build produces, and stops with SIGTERM', () => {

@@ -135,7 +135,7 @@ describe.each(DIRS.map((dir) => [name(dir), dir]))('deploy/%s', (_, dir) => {
         if (probe.grpc) expect(['0.0.0.0', '::']).toContain(config.grpcHost);
       }
       const ports = (container.ports ?? []).map((p: { containerPort: number }) => p.containerPort).sort((a: number, b: number) => a - b);
-      if (ports.length > 0) expect(ports).toEqual(configPorts(config));
+      if (ports.length > 0) expect(ports, 'containerPorts are the ports the server config listens on').toEqual(configPorts(config));
     }
   });
 
@@ -146,7 +146,9 @@ describe.each(DIRS.map((dir) => [name(dir), dir]))('deploy/%s', (_, dir) => {
       expect(preStop[0]).toBe('sleep');
       const preStopMs = Number(preStop[1]) * 1000;
       expect(preStopMs).toBeGreaterThan(0);
-      expect(pod.spec.terminationGracePeriodSeconds * 1000).toBeGreaterThan(preStopMs + shutdownBudgetMs(config));
+      expect(pod.spec.terminationGracePeriodSeconds * 1000, 'terminationGracePeriodSeconds covers preStop + shutdown…Ms').toBeGreaterThan(
+        preStopMs + shutdownBudgetMs(config),
+      );
     }
   });
 
