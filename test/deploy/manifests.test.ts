@@ -1,3 +1,5 @@
+import { createClient } from '@floodgate/client';
+import { status } from '@grpc/grpc-js';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
@@ -246,8 +248,12 @@ describe('deploy/examples/sidecar', () => {
 
 describe('the manifests run against a real server', () => {
   let server: ServerProcess;
-  const base = render(join(DEPLOY, 'base'));
-  const container = find(base, 'Deployment', 'floodgate')!.spec.template.spec.containers[0];
+  const shipped = render(join(DEPLOY, 'base'));
+  const container = find(shipped, 'Deployment', 'floodgate')!.spec.template.spec.containers[0];
+  // What an operator does: put an admin token into the Secret.
+  const TOKEN = 'deploy-test-admin-token';
+  const base = structuredClone(shipped);
+  find(base, 'Secret', 'floodgate-secrets')!.data['admin-tokens'] = Buffer.from(TOKEN).toString('base64');
 
   beforeAll(async () => {
     // The Deployment's environment, with the test's Redis, a free port and the policy file from
@@ -268,6 +274,19 @@ describe('the manifests run against a real server', () => {
   it('starts on Redis and reports SERVING to the health probe', async () => {
     expect(server.logs.join('\n')).toMatch(/"store":"redis"/);
     expect(await healthStatus(server.address)).toBe('SERVING');
+  });
+
+  it('keeps the admin API disabled as shipped, and enables it with the token put into the Secret', async () => {
+    expect(loadConfig(environment(container, shipped)).adminTokens).toEqual([]);
+    const withToken = createClient({ address: server.address, token: TOKEN, deadlineMs: 2_000 });
+    const withoutToken = createClient({ address: server.address, deadlineMs: 2_000 });
+    try {
+      expect((await withToken.admin.getStoreStatus()).connected).toBe(true);
+      await expect(withoutToken.admin.getStoreStatus()).rejects.toMatchObject({ code: status.UNAUTHENTICATED });
+    } finally {
+      withToken.close();
+      withoutToken.close();
+    }
   });
 
   it("runs the sidecar example's app command against it", async () => {
