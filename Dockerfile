@@ -10,7 +10,8 @@ COPY client-sdk/package.json client-sdk/
 COPY server/package.json server/
 RUN npm ci --omit=dev --no-audit --no-fund
 
-# Build: every dependency, then the TypeScript compile (generated code is committed).
+# Build: every dependency, then the TypeScript compile of the server and the client SDK it
+# references (generated code is committed; the example app is not part of the image).
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json ./
@@ -20,7 +21,7 @@ RUN npm ci --no-audit --no-fund
 COPY proto proto
 COPY client-sdk/src client-sdk/src
 COPY server/src server/src
-RUN npm run build
+RUN npm run build --workspace server
 
 # Runtime. Files stay owned by root and the process runs as uid 1000 (the image's "node"
 # user), so the code cannot be changed at run time and a read-only root filesystem works:
