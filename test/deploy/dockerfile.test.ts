@@ -84,19 +84,11 @@ describe('Dockerfile', () => {
     }
   });
 
-  it('copies from build stages only paths a local build produces, and from images only pinned versions', () => {
+  it('copies from other images only pinned versions', () => {
     const names = new Set(stages.map((s) => s.name));
-    for (const c of stages.flatMap((s) => ops(s, 'COPY').map(parseCopy)).filter((c) => c.from !== undefined)) {
-      if (names.has(c.from)) {
-        // Build stages work in /app, the repo root's counterpart.
-        for (const source of c.sources) {
-          expect(source.startsWith('/app/'), source).toBe(true);
-          expect(existsSync(join(ROOT, source.slice('/app/'.length))), `${source} exists after npm run build`).toBe(true);
-        }
-      } else {
-        expect(c.from, 'an image with a version tag, not latest').toMatch(/^[\w./-]+:v?\d[\w.-]*$|@sha256:[0-9a-f]{64}$/);
-      }
-    }
+    const fromImages = stages.flatMap((s) => ops(s, 'COPY').map(parseCopy)).filter((c) => c.from !== undefined && !names.has(c.from));
+    expect(fromImages.length).toBeGreaterThan(0);
+    for (const c of fromImages) expect(c.from, 'an image with a version tag or digest, not latest').toMatch(/^[\w./-]+:v?\d[\w.-]*$|@sha256:[0-9a-f]{64}$/);
   });
 
   it('ships grpc_health_probe on the PATH for exec probes', () => {
