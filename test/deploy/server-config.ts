@@ -22,10 +22,3 @@ export function configPorts(config: Config): number[] {
     .map(([, value]) => value as number)
     .sort((a, b) => a - b);
 }
-
-/** How long the server may take from SIGTERM to exit: the sum of its shutdown…Ms settings. */
-export function shutdownBudgetMs(config: Config): number {
-  return Object.entries(config)
-    .filter(([key, value]) => /^shutdown\w*Ms$/.test(key) && typeof value === 'number')
-    .reduce((sum, [, value]) => sum + (value as number), 0);
-}
