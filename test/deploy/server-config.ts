@@ -15,10 +15,15 @@ export function configEnvNames(): Set<string> {
   return names;
 }
 
-/** The ports a configuration listens on: every numeric field named …Port. */
+/**
+ * The ports a configuration listens on beyond its own pod: every numeric field named …Port
+ * whose …Host is not a loopback address.
+ */
 export function configPorts(config: Config): number[] {
-  return Object.entries(config)
+  const fields = config as unknown as Record<string, unknown>;
+  return Object.entries(fields)
     .filter(([key, value]) => /Port$/.test(key) && typeof value === 'number')
+    .filter(([key]) => !['127.0.0.1', '::1', 'localhost'].includes(String(fields[key.replace(/Port$/, 'Host')])))
     .map(([, value]) => value as number)
     .sort((a, b) => a - b);
 }
