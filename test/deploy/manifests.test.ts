@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../../server/src/config/env.js';
 import { DEFAULT_POLICIES } from '../../server/src/policy/policy.js';
 import { parsePolicies } from '../../server/src/policy/policy-file.js';
+import { LIVENESS_SERVICE } from '../../server/src/grpc/server.js';
 import { healthStatus } from '../support/probes.js';
 import { ROOT, ServerProcess } from '../support/server-process.js';
 import { parseCopy, parseDockerfile } from './dockerfile.js';
@@ -211,6 +212,7 @@ describe('deploy/base', () => {
     const [container] = deployment.spec.template.spec.containers;
     expect(container.readinessProbe.grpc).toBeDefined();
     expect(container.livenessProbe.grpc).toBeDefined();
+    expect(container.livenessProbe.grpc.service, 'liveness must not follow readiness').toBe(LIVENESS_SERVICE);
     expect(objects.map((o) => o.kind)).toEqual(expect.arrayContaining(['Service', 'PodDisruptionBudget', 'HorizontalPodAutoscaler', 'ConfigMap', 'Secret']));
   });
 

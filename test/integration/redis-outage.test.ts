@@ -67,6 +67,8 @@ describe('Redis outage', () => {
 
     await redis.stop();
     await eventually('NOT_SERVING', async () => (await health()) === 'NOT_SERVING', 10_000);
+    // Out of rotation, but alive: a liveness probe must not restart the replica.
+    expect(await healthStatus(stack.address, 'liveness')).toBe('SERVING');
     await expectFailureModes('during-kill');
 
     redis = await RedisServer.start(redis.port);

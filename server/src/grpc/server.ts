@@ -20,6 +20,13 @@ import { trackingService } from './tracking-service.js';
 export const PROTO_DIR = fileURLToPath(new URL('../../../proto', import.meta.url));
 const PROTO_FILES = ['floodgate/v1/ratelimit.proto', 'floodgate/v1/tracking.proto', 'floodgate/v1/admin.proto'];
 
+/**
+ * Health name for liveness probes: SERVING while the process answers, whatever the store does.
+ * Readiness ('' and the service names) goes NOT_SERVING in an outage; restarting every replica
+ * because Redis is down would only make things worse.
+ */
+export const LIVENESS_SERVICE = 'liveness';
+
 export const SERVICE_NAMES = ['floodgate.v1.RateLimitService', 'floodgate.v1.TrackingService', 'floodgate.v1.AdminService'] as const;
 
 /** A grpc-js server whose Floodgate services answer an undecodable request with INVALID_ARGUMENT, not INTERNAL. */
@@ -55,7 +62,7 @@ export async function startGrpcServer(opts: {
   server.addService(TrackingServiceService, trackingService(opts.tracker, opts.log));
   server.addService(AdminServiceService, adminService(opts.admin, opts.adminAuth, opts.log));
 
-  const health = new HealthImplementation({ '': 'SERVING', ...Object.fromEntries(SERVICE_NAMES.map((s) => [s, 'SERVING'])) });
+  const health = new HealthImplementation({ '': 'SERVING', [LIVENESS_SERVICE]: 'SERVING', ...Object.fromEntries(SERVICE_NAMES.map((s) => [s, 'SERVING'])) });
   health.addToServer(server);
 
   const definitions = loadSync(PROTO_FILES, { includeDirs: [PROTO_DIR], keepCase: true, longs: String, enums: String, defaults: true });
