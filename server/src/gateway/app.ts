@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { FloodgateError } from '@floodgate/client';
 import { status } from '@grpc/grpc-js';
@@ -9,7 +10,7 @@ import type { GatewayMetrics } from '../metrics/metrics.js';
 import type { IpAllowlist } from '../net/ip.js';
 import { checkAdminIp } from './admin-ip.js';
 import type { GatewayBackend } from './backend.js';
-import { httpErrorOf } from './errors.js';
+import { clientErrorResponse, httpErrorOf } from './errors.js';
 import { openApiDocument } from './openapi.js';
 import { API_ROUTES, type Access, type ApiRequest } from './routes.js';
 import { noFields } from './schemas.js';
@@ -60,6 +61,16 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
     exposeHeadRoutes: false,
     // Types are checked, never coerced, and unknown fields are rejected, not stripped.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
+    // Undecodable URLs and over-long path segments: the standard body, not fastify's own.
+    frameworkErrors: (err, req, reply) => answerError(err, req, reply),
+    // Requests node's parser refuses (headers too large, not HTTP) never reach a route.
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket) => {
+      if (err.code === 'ECONNRESET' || socket.destroyed) return;
+      const requestId = randomUUID();
+      app.log.info({ requestId, err: err.message, code: err.code }, 'request refused by the HTTP parser');
+      if (socket.writable) socket.write(clientErrorResponse(err.code, requestId));
+      socket.destroy();
+    },
   });
 
   // JSON only: any other body is a 415 with the standard body, not a string to trip over.
@@ -75,12 +86,13 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
     o.metrics.http(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
   });
 
-  app.setErrorHandler((err, req, reply) => {
+  const answerError = (err: unknown, req: FastifyRequest, reply: FastifyReply) => {
     const { error, httpStatus } = httpErrorOf(err);
     if (httpStatus >= 500 && error.code === status.INTERNAL) req.log.error({ err }, 'request failed unexpectedly');
     else req.log.info({ code: error.codeName, err: error.message }, 'request failed');
     return sendError(reply, req, error, httpStatus);
-  });
+  };
+  app.setErrorHandler(answerError);
   app.setNotFoundHandler((req, reply) =>
     sendError(reply, req, FloodgateError.notFound(`no route ${req.method} ${req.url.split('?')[0]}`), 404),
   );
@@ -126,7 +138,8 @@ function definedOnly<T extends object>(o: T): Partial<T> {
 }
 
 function sendError(reply: FastifyReply, req: FastifyRequest, error: FloodgateError, httpStatus: number): FastifyReply {
-  return reply.code(httpStatus).type('application/json').send(error.toBody(req.id));
+  // Set here too: framework errors are answered before the onRequest hook.
+  return reply.code(httpStatus).header('x-request-id', req.id).type('application/json').send(error.toBody(req.id));
 }
 
 /** Builds the gateway and listens; logs "HTTP listening" with the bound port. */

@@ -32,6 +32,10 @@ export function httpErrorOf(err: unknown): HttpError {
       return { error: new FloodgateError(status.RESOURCE_EXHAUSTED, `body: ${e.message}`, 'body'), httpStatus: 413 };
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return { error: FloodgateError.invalid('content-type', 'must be application/json'), httpStatus: 415 };
+    case 'FST_ERR_BAD_URL':
+      return { error: FloodgateError.invalid('path', 'is not valid percent-encoded UTF-8'), httpStatus: 400 };
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return { error: FloodgateError.invalid('path', 'has a segment too long'), httpStatus: 414 };
   }
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     // Malformed JSON, an empty JSON body, a bad content length and the like: all the body's fault.
@@ -40,6 +44,29 @@ export function httpErrorOf(err: unknown): HttpError {
   }
   const error = new FloodgateError(status.INTERNAL, 'internal error');
   return { error, httpStatus: error.httpStatus };
+}
+
+/**
+ * The answer to a request node's HTTP parser refused before the gateway saw it (headers or URL
+ * too large, malformed HTTP), as raw bytes: still the standard body, with its own request id.
+ */
+export function clientErrorResponse(parserCode: string | undefined, requestId: string): string {
+  const [httpStatus, reason, error] =
+    parserCode === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', new FloodgateError(status.RESOURCE_EXHAUSTED, 'headers: the request line and headers are too large', 'headers')]
+      : parserCode === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', new FloodgateError(status.DEADLINE_EXCEEDED, 'request: not received in time')]
+        : [400, 'Bad Request', FloodgateError.invalid('request', 'is not valid HTTP')];
+  const body = JSON.stringify(error.toBody(requestId));
+  return [
+    `HTTP/1.1 ${httpStatus} ${reason}`,
+    'content-type: application/json; charset=utf-8',
+    `content-length: ${Buffer.byteLength(body)}`,
+    `x-request-id: ${requestId}`,
+    'connection: close',
+    '',
+    body,
+  ].join('\r\n');
 }
 
 /** The first schema violation as a message naming the field ("reason: must be string"). */
