@@ -17,7 +17,20 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const log = createLogger(config.logLevel);
-  const gateway = await startGateway({
+  // Signals are handled from before the ready line ("HTTP listening") on.
+  let gateway: Awaited<ReturnType<typeof startGateway>> | undefined;
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    await gateway?.close();
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  gateway = await startGateway({
     host: config.httpHost,
     port: config.httpPort,
     backend: new GrpcBackend(config.grpcAddress, 2_000),
@@ -28,18 +41,6 @@ async function main(): Promise<void> {
     trustedProxyHops: config.trustedProxyHops,
   });
   log.info({ grpcAddress: config.grpcAddress }, `gateway talking to Floodgate at ${config.grpcAddress}`);
-
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down');
-    await gateway.close();
-    log.info('stopped');
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
 }
 
 main().catch((err: unknown) => {

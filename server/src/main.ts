@@ -119,7 +119,6 @@ async function main(): Promise<void> {
         trustedProxyHops: config.trustedProxyHops,
       })
     : undefined;
-  log.info({ port: grpc.port, store: store.kind }, `gRPC listening on ${config.grpcHost}:${grpc.port}`);
   readiness = new Readiness(grpc.health, () => policies.list().every((p) => p.failureMode === 'local'));
   if (store instanceof FailoverStore) readiness.storeAvailability(store.available);
 
@@ -141,6 +140,8 @@ async function main(): Promise<void> {
   });
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // Last: the line says the server is ready, signal handling included.
+  log.info({ port: grpc.port, store: store.kind }, `gRPC listening on ${config.grpcHost}:${grpc.port}`);
 }
 
 /** An address of this host that reaches a server bound to `host`. */

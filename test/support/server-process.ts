@@ -81,7 +81,8 @@ export class ServerProcess {
 
   /** Sends a signal and resolves with the exit code. */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
-    if (this.proc.exitCode !== null) return this.proc.exitCode;
+    // Already ended (by an exit, or by a signal: exitCode stays null then).
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return this.proc.exitCode;
     const exited = new Promise<number | null>((r) => this.proc.once('exit', (code) => r(code)));
     this.proc.kill(signal);
     return exited;
