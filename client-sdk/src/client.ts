@@ -57,7 +57,21 @@ interface Codec<Req> {
   fromPartial(object: never): Req;
 }
 
-export type Call<Req, Res> = (req?: DeepPartial<Req>) => Promise<Res>;
+/** Options of one call. */
+export interface CallOptions {
+  /**
+   * Sent as `x-request-id` metadata: the server logs the call under this id (e.g. the id of the
+   * HTTP request being served). 1..128 of letters, digits, `_ . : -`.
+   */
+  requestId?: string;
+  /** This call's deadline in ms, instead of the client's `deadlineMs`. */
+  deadlineMs?: number;
+}
+
+export type Call<Req, Res> = (req?: DeepPartial<Req>, options?: CallOptions) => Promise<Res>;
+
+/** The request ids the server keeps as they are (it replaces any other with a fresh one). */
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 /** One batch item: a decision, or the item's own error (shaped like the HTTP error body). */
 export type CheckResult = { response: Decision; error: undefined } | { response: undefined; error: rl.ItemError };
@@ -113,7 +127,15 @@ export function createClient(options: ClientOptions): FloodgateClient {
 
   const rpc =
     <Req, Res>(def: MethodDef<Req, Res>, codec: Codec<Req>, withToken = false) =>
-    (req: DeepPartial<Req> | undefined): Promise<Res> => {
+    (req: DeepPartial<Req> | undefined, call: CallOptions = {}): Promise<Res> => {
+      const { requestId } = call;
+      const callDeadlineMs = call.deadlineMs ?? deadlineMs;
+      if (requestId !== undefined && (typeof requestId !== 'string' || !REQUEST_ID.test(requestId))) {
+        return Promise.reject(FloodgateError.invalid('requestId', 'must be 1..128 letters, digits, "_", ".", ":" or "-"'));
+      }
+      if (!Number.isFinite(callDeadlineMs) || callDeadlineMs <= 0) {
+        return Promise.reject(FloodgateError.invalid('deadlineMs', `must be a positive number, got ${callDeadlineMs}`));
+      }
       let bytes: Buffer;
       try {
         // Encoded here, not inside grpc-js, so a value that cannot be encoded (a negative cost)
@@ -125,6 +147,7 @@ export function createClient(options: ClientOptions): FloodgateClient {
       return new Promise<Res>((resolve, reject) => {
         const md = new Metadata();
         if (withToken && options.token) md.set('authorization', `Bearer ${options.token}`);
+        if (requestId !== undefined) md.set('x-request-id', requestId);
         let settled = false;
         const settle = (err: FloodgateError | null, res?: Res) => {
           if (settled) return;
@@ -137,16 +160,16 @@ export function createClient(options: ClientOptions): FloodgateClient {
         // grpc-js honours the deadline too; this timer makes "settles within it" hold whatever
         // state the connection is in.
         const timer = setTimeout(() => {
-          settle(new FloodgateError(status.DEADLINE_EXCEEDED, `no answer from Floodgate at ${address} within ${deadlineMs} ms`));
-          call.cancel();
-        }, deadlineMs);
-        const call = channel.makeUnaryRequest(
+          settle(new FloodgateError(status.DEADLINE_EXCEEDED, `no answer from Floodgate at ${address} within ${callDeadlineMs} ms`));
+          pending.cancel();
+        }, callDeadlineMs);
+        const pending = channel.makeUnaryRequest(
           def.path,
           (b: Buffer) => b,
           (b: Buffer) => def.responseDeserialize(b),
           bytes,
           md,
-          { deadline: Date.now() + deadlineMs },
+          { deadline: Date.now() + callDeadlineMs },
           (err, res) => settle(err ? FloodgateError.from(err) : null, res),
         );
       });
@@ -167,8 +190,8 @@ export function createClient(options: ClientOptions): FloodgateClient {
   const unary = <Req, Res>(def: MethodDef<Req, Res>, codec: Codec<Req>, withToken = false): Call<Req, Res> => {
     const send = rpc(def, codec, withToken);
     const method = def.path.slice(def.path.lastIndexOf('/') + 1);
-    return (req) =>
-      send(req).catch((err) => {
+    return (req, call) =>
+      send(req, call).catch((err) => {
         throw failure(method, err, 'throw').error;
       });
   };
@@ -179,11 +202,11 @@ export function createClient(options: ClientOptions): FloodgateClient {
   const sendCheck = rpc(R.checkLimit, rl.CheckLimitRequest);
   const sendChecks = rpc(R.checkLimits, rl.CheckLimitsRequest);
 
-  const checkLimit: Call<rl.CheckLimitRequest, Decision> = async (req = {}) => {
+  const checkLimit: Call<rl.CheckLimitRequest, Decision> = async (req = {}, call) => {
     const hit = cache?.get(req);
     if (hit) return hit;
     try {
-      const decision = toDecision(await sendCheck(req));
+      const decision = toDecision(await sendCheck(req, call));
       cache?.remember(req, decision);
       return decision;
     } catch (err) {
@@ -193,7 +216,7 @@ export function createClient(options: ClientOptions): FloodgateClient {
     }
   };
 
-  const checkLimits: Call<rl.CheckLimitsRequest, CheckLimitsDecisions> = async (req = {}) => {
+  const checkLimits: Call<rl.CheckLimitsRequest, CheckLimitsDecisions> = async (req = {}, call) => {
     const checks = req.checks ?? [];
     const results: Array<CheckResult | undefined> = checks.map((c) => {
       const hit = cache?.get(c);
@@ -202,7 +225,7 @@ export function createClient(options: ClientOptions): FloodgateClient {
     const sent = results.flatMap((r, i) => (r ? [] : [i]));
     if (sent.length === 0 && checks.length > 0) return { results: results as CheckResult[] };
     try {
-      const res = await sendChecks({ checks: sent.map((i) => checks[i]) });
+      const res = await sendChecks({ checks: sent.map((i) => checks[i]) }, call);
       res.results.forEach((r, j) => {
         const i = sent[j];
         if (r.response) {

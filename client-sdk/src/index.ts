@@ -5,6 +5,7 @@ export * from './gen/floodgate/v1/admin.js';
 export {
   createClient,
   type Call,
+  type CallOptions,
   type CheckLimitsDecisions,
   type CheckResult,
   type ClientOptions,

@@ -107,7 +107,7 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
       preValidation: async (req) => {
         if (r.body && req.body === undefined) req.body = {};
       },
-      handler: (req) => r.handle(req as unknown as ApiRequest, o.backend.client(req.token ?? '')),
+      handler: (req) => r.handle(req as unknown as ApiRequest, o.backend.client(req.token ?? ''), { requestId: req.id }),
     });
   }
 

@@ -1,4 +1,4 @@
-import { FloodgateError, scopeToJSON, type FloodgateClient, type PolicyStatus } from '@floodgate/client';
+import { FloodgateError, scopeToJSON, type CallOptions, type FloodgateClient, type PolicyStatus } from '@floodgate/client';
 import { validId, validIp } from '../validation.js';
 import * as s from './schemas.js';
 
@@ -23,7 +23,8 @@ export interface ApiRoute {
   query?: object;
   body?: object;
   response: object;
-  handle(req: ApiRequest, client: FloodgateClient): Promise<unknown>;
+  /** `call` carries the HTTP request's id, so the gRPC server logs the call under the same id. */
+  handle(req: ApiRequest, client: FloodgateClient, call: CallOptions): Promise<unknown>;
 }
 
 const userId = (req: ApiRequest): string => validId('userId', req.params.userId ?? '');
@@ -36,11 +37,11 @@ export const API_ROUTES: readonly ApiRoute[] = [
     summary: "Every policy's usage for a user and/or an IP, consuming nothing",
     query: s.statusQuery,
     response: s.limitStatusResponse,
-    async handle({ query }, client) {
+    async handle({ query }, client, call) {
       const id = query.userId === undefined ? '' : validId('userId', query.userId);
       const ip = query.ip === undefined ? '' : validIp('ip', query.ip);
       if (id === '' && ip === '') throw FloodgateError.invalid('userId', 'userId or ip is required');
-      const res = await client.getLimitStatus({ userId: id, ip });
+      const res = await client.getLimitStatus({ userId: id, ip }, call);
       return { degraded: res.degraded, policies: res.policies.map(policyStatusJson) };
     },
   },
@@ -51,12 +52,15 @@ export const API_ROUTES: readonly ApiRoute[] = [
     summary: 'Tracked users, newest activity first, one page at a time',
     query: s.overviewQuery,
     response: s.overviewResponse,
-    handle: ({ query }, client) =>
-      client.admin.listUsers({
-        pageSize: pageSize(query.pageSize),
-        pageToken: query.pageToken ?? '',
-        suspendedOnly: query.suspendedOnly === 'true',
-      }),
+    handle: ({ query }, client, call) =>
+      client.admin.listUsers(
+        {
+          pageSize: pageSize(query.pageSize),
+          pageToken: query.pageToken ?? '',
+          suspendedOnly: query.suspendedOnly === 'true',
+        },
+        call,
+      ),
   },
   {
     method: 'GET',
@@ -64,7 +68,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     access: 'admin',
     summary: 'Activity statistics over all users',
     response: s.statisticsResponse,
-    handle: (_req, client) => client.admin.getStatistics({}),
+    handle: (_req, client, call) => client.admin.getStatistics({}, call),
   },
   {
     method: 'GET',
@@ -73,9 +77,9 @@ export const API_ROUTES: readonly ApiRoute[] = [
     summary: "One user's activity, suspension and current limits (404 when nothing is known of the user)",
     params: s.userIdParams,
     response: s.detailedResponse,
-    async handle(req, client) {
+    async handle(req, client, call) {
       const id = userId(req);
-      const res = await client.admin.getUserDetail({ userId: id });
+      const res = await client.admin.getUserDetail({ userId: id }, call);
       if (!res.found) throw FloodgateError.notFound(`userId: nothing is known of user "${id}"`, 'userId');
       return { ...res, limits: res.limits.map(policyStatusJson) };
     },
@@ -88,13 +92,13 @@ export const API_ROUTES: readonly ApiRoute[] = [
     params: s.userIdParams,
     body: s.suspendBody,
     response: s.suspendResponse,
-    handle(req, client) {
+    handle(req, client, call) {
       const suspended = req.body.suspended === true;
       const reason = (req.body.reason as string | undefined) ?? '';
       const duration = req.body.duration as string | undefined;
       if (suspended && reason.trim() === '') throw FloodgateError.invalid('reason', 'is required when suspending');
       if (!suspended && duration !== undefined) throw FloodgateError.invalid('duration', 'only applies when suspending');
-      return client.admin.setSuspension({ userId: userId(req), suspended, reason, durationMs: durationMs(duration) });
+      return client.admin.setSuspension({ userId: userId(req), suspended, reason, durationMs: durationMs(duration) }, call);
     },
   },
   {
@@ -103,7 +107,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     access: 'admin',
     summary: 'Store mode, connection, latency, memory, keys, degraded state and tracking buffer',
     response: s.storeStatusResponse,
-    handle: (_req, client) => client.admin.getStoreStatus({}),
+    handle: (_req, client, call) => client.admin.getStoreStatus({}, call),
   },
   {
     method: 'POST',
@@ -113,7 +117,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     params: s.userIdParams,
     body: s.noFields,
     response: s.keysDeletedResponse,
-    handle: (req, client) => client.admin.resetTracking({ userId: userId(req) }),
+    handle: (req, client, call) => client.admin.resetTracking({ userId: userId(req) }, call),
   },
   {
     method: 'POST',
@@ -123,13 +127,16 @@ export const API_ROUTES: readonly ApiRoute[] = [
     params: s.userIdParams,
     body: s.resetRateLimitsBody,
     response: s.keysDeletedResponse,
-    handle(req, client) {
+    handle(req, client, call) {
       const ip = req.body.ip as string | undefined;
-      return client.admin.resetRateLimits({
-        userId: userId(req),
-        ip: ip === undefined ? '' : validIp('ip', ip),
-        policy: (req.body.policy as string | undefined) ?? '',
-      });
+      return client.admin.resetRateLimits(
+        {
+          userId: userId(req),
+          ip: ip === undefined ? '' : validIp('ip', ip),
+          policy: (req.body.policy as string | undefined) ?? '',
+        },
+        call,
+      );
     },
   },
 ];
