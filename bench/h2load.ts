@@ -1,0 +1,80 @@
+import { spawn } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { percentiles, type LoadResult } from './stats.js';
+
+export interface H2loadRun {
+  /** http://host:port/<package.Service>/<Method> */
+  url: string;
+  /** File holding the framed gRPC request body (see grpc-body.ts). */
+  bodyFile: string;
+  clients: number;
+  /** Max concurrent streams per client (HTTP/2 multiplexing). */
+  streams: number;
+  /** Calls to make in total (a fixed count, so Redis's counters can be checked against it). */
+  requests: number;
+  /** Fixed request rate per client; unset drives as fast as the server answers. */
+  rpsPerClient?: number;
+  /** Directory for h2load's per-request log. */
+  workDir: string;
+}
+
+/**
+ * Runs h2load with a prepared gRPC body. h2load only sees HTTP statuses (a gRPC error is still
+ * HTTP 200), so callers must prove the gRPC outcome another way (see run.ts).
+ */
+export async function h2load(run: H2loadRun): Promise<LoadResult> {
+  const logFile = join(run.workDir, `h2load-${process.pid}-${Date.now()}.tsv`);
+  const args = [
+    '-c', String(run.clients),
+    '-m', String(run.streams),
+    '-n', String(run.requests),
+    '-d', run.bodyFile,
+    '-H', 'content-type: application/grpc',
+    '-H', 'te: trailers',
+    `--log-file=${logFile}`,
+    ...(run.rpsPerClient ? ['--rps', String(run.rpsPerClient)] : []),
+    run.url,
+  ];
+  const stdout = await exec('h2load', args);
+  try {
+    return parseH2load(stdout, readFileSync(logFile, 'utf8'));
+  } finally {
+    rmSync(logFile, { force: true });
+  }
+}
+
+/** Throughput and counts from h2load's summary; latency percentiles from its per-request log. */
+export function parseH2load(stdout: string, log: string): LoadResult {
+  const rate = /finished in [\d.]+\w*, ([\d.]+) req\/s/.exec(stdout);
+  const counts = /requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded/.exec(stdout);
+  if (!rate || !counts) throw new Error(`unexpected h2load output:\n${stdout}`);
+  const latenciesUs: number[] = [];
+  let non200 = 0;
+  for (const line of log.split('\n')) {
+    if (!line) continue;
+    const [, httpStatus, elapsedUs] = line.split('\t');
+    if (httpStatus !== '200') non200++;
+    latenciesUs.push(Number(elapsedUs));
+  }
+  const [total, done, succeeded] = counts.slice(1).map(Number) as [number, number, number];
+  return {
+    callsPerS: Number(rate[1]),
+    done,
+    // Anything asked for but not answered with success, or logged with another HTTP status.
+    failed: Math.max(total - succeeded, non200),
+    ...percentiles(latenciesUs.map((us) => us / 1000)),
+  };
+}
+
+function exec(cmd: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    proc.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    proc.once('error', (e) => reject(new Error(`${cmd}: ${e.message} (install nghttp2-client for h2load)`)));
+    proc.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} exited with ${code}: ${err}${out}`))));
+  });
+}

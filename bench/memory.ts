@@ -1,0 +1,51 @@
+import { createClient, type CheckLimitRequest, type DeepPartial } from '@floodgate/client';
+import type { Redis } from 'ioredis';
+import { usedMemory } from './redis-info.js';
+
+export interface MemoryResult {
+  users: number;
+  bytesPerUser: number;
+  keysPerUser: number;
+  /** OBJECT ENCODING of one user's state key, e.g. listpack. */
+  encoding: string;
+}
+
+const BATCH = 500;
+
+/**
+ * Redis memory per active user with the default policies: each user makes one request under
+ * every policy with its own user id and IP (so one user key and one IP key per policy), and
+ * the growth of INFO memory's used_memory is divided by the number of users.
+ */
+export async function memoryPerUser(opts: { address: string; redis: Redis; users: number; policies: string[] }): Promise<MemoryResult> {
+  const client = createClient({ address: opts.address, deadlineMs: 30_000 });
+  const checks: Array<DeepPartial<CheckLimitRequest>> = [];
+  for (let u = 0; u < opts.users; u++) {
+    for (const policy of opts.policies) checks.push({ policy, userId: `mem-user-${u}`, ip: ipOf(u) });
+  }
+  const keysBefore = await opts.redis.dbsize();
+  const before = await usedMemory(opts.redis);
+  try {
+    for (let i = 0; i < checks.length; i += BATCH) {
+      const { results } = await client.checkLimits({ checks: checks.slice(i, i + BATCH) });
+      const bad = results.find((r) => !r.response?.allowed);
+      if (bad) throw new Error(`memory run: a first request was not allowed: ${JSON.stringify(bad)}`);
+    }
+  } finally {
+    client.close();
+  }
+  const after = await usedMemory(opts.redis);
+  const keys = (await opts.redis.dbsize()) - keysBefore;
+  const [sample] = await opts.redis.keys('*{u:mem-user-0}:rl:*');
+  return {
+    users: opts.users,
+    bytesPerUser: Math.round((after - before) / opts.users),
+    keysPerUser: keys / opts.users,
+    encoding: sample ? String(await opts.redis.object('ENCODING', sample)) : 'none',
+  };
+}
+
+/** A distinct IPv4 address per user in 10.0.0.0/8. */
+function ipOf(u: number): string {
+  return `10.${(u >> 16) & 255}.${(u >> 8) & 255}.${u & 255}`;
+}

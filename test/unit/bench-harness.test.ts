@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { grpcFrame, grpcUnframe } from '../../bench/grpc-body.js';
+import { parseH2load } from '../../bench/h2load.js';
+import { percentiles } from '../../bench/stats.js';
+
+describe('bench harness', () => {
+  it('frames a message as flag 0, 4-byte big-endian length, payload', () => {
+    const frame = grpcFrame(Uint8Array.from([8, 1, 0x12]));
+    expect([...frame]).toEqual([0, 0, 0, 0, 3, 8, 1, 0x12]);
+    expect([...grpcUnframe(frame)]).toEqual([8, 1, 0x12]);
+    expect(() => grpcUnframe(frame.subarray(0, 6))).toThrow(/frame says 3 bytes/);
+  });
+
+  it('parses h2load throughput and counts failures, percentiles from its log', () => {
+    const stdout = [
+      'finished in 1.50s, 2000.00 req/s, 80KB/s',
+      'requests: 3000 total, 3000 started, 3000 done, 2998 succeeded, 2 failed, 0 errored, 0 timeout',
+    ].join('\n');
+    const log = Array.from({ length: 100 }, (_, i) => `1700000000000000\t${i === 7 ? 503 : 200}\t${(i + 1) * 1000}`).join('\n');
+    expect(parseH2load(stdout, log)).toEqual({ callsPerS: 2000, done: 3000, failed: 2, p50Ms: 50, p99Ms: 99 });
+    expect(() => parseH2load('connection refused', '')).toThrow(/unexpected h2load output/);
+  });
+
+  it('takes nearest-rank percentiles', () => {
+    expect(percentiles([5, 1, 3, 2, 4])).toEqual({ p50Ms: 3, p99Ms: 5 });
+  });
+});
