@@ -48,6 +48,29 @@ export function requestIdOf(metadata: Metadata): string {
 }
 
 /**
+ * The request id and child logger are made on first use: most calls succeed without logging,
+ * and a child logger, a UUID and a metadata lookup per call were measurable on the hot path.
+ */
+class LazyContext implements CallContext {
+  private id: string | undefined;
+  private child: Logger | undefined;
+
+  constructor(
+    private readonly parent: Logger,
+    private readonly method: string,
+    readonly metadata: Metadata,
+  ) {}
+
+  get requestId(): string {
+    return (this.id ??= requestIdOf(this.metadata));
+  }
+
+  get log(): Logger {
+    return (this.child ??= this.parent.child({ requestId: this.requestId, method: this.method }));
+  }
+}
+
+/**
  * Adapts a promise handler to grpc-js: every call gets a request id and a child logger, and
  * every failure leaves as a proper status (FloodgateError's code, else INTERNAL), never UNKNOWN.
  */
@@ -57,8 +80,7 @@ export function unary<Req, Res>(
   handler: (req: Req, ctx: CallContext) => Promise<Res>,
 ): handleUnaryCall<Req, Res> {
   return (call: ServerUnaryCall<Req, Res>, callback) => {
-    const requestId = requestIdOf(call.metadata);
-    const ctx: CallContext = { requestId, log: log.child({ requestId, method }), metadata: call.metadata };
+    const ctx = new LazyContext(log, method, call.metadata);
     const run = async () => {
       if (call.request instanceof UndecodableRequest) throw FloodgateError.invalid('request', `is not a valid ${method} request: ${call.request.problem}`);
       return handler(call.request, ctx);
@@ -70,10 +92,10 @@ export function unary<Req, Res>(
         if (e) ctx.log.debug({ code: e.codeName, err: e.message }, 'call failed');
         else ctx.log.error({ err }, 'call failed unexpectedly');
         const trailer = new Metadata();
-        trailer.set('x-request-id', requestId);
+        trailer.set('x-request-id', ctx.requestId);
         callback({
           code: e?.code ?? status.INTERNAL,
-          details: e?.message ?? `internal error (request id ${requestId})`,
+          details: e?.message ?? `internal error (request id ${ctx.requestId})`,
           metadata: trailer,
         });
       },
