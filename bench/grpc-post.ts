@@ -1,4 +1,4 @@
-import { connect } from 'node:http2';
+import { connect, type ClientHttp2Session } from 'node:http2';
 import { grpcUnframe } from './grpc-body.js';
 
 export interface GrpcReply {
@@ -9,14 +9,22 @@ export interface GrpcReply {
   message: Uint8Array;
 }
 
+/** Posts one prepared gRPC body on a new connection; see grpcRequest. */
+export async function postGrpc(address: string, path: string, body: Buffer): Promise<GrpcReply> {
+  const session = connect(`http://${address}`);
+  try {
+    return await grpcRequest(session, path, body);
+  } finally {
+    session.close();
+  }
+}
+
 /**
- * Posts one prepared gRPC body exactly as h2load does (HTTP/2 POST, same headers) and reads
+ * One prepared gRPC body sent exactly as h2load sends it (HTTP/2 POST, same headers), reading
  * the grpc-status trailer that h2load cannot report.
  */
-export function postGrpc(address: string, path: string, body: Buffer): Promise<GrpcReply> {
+export function grpcRequest(session: ClientHttp2Session, path: string, body: Buffer): Promise<GrpcReply> {
   return new Promise((resolve, reject) => {
-    const session = connect(`http://${address}`);
-    session.once('error', reject);
     const req = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers' });
     const chunks: Buffer[] = [];
     let httpStatus = 0;
@@ -30,7 +38,6 @@ export function postGrpc(address: string, path: string, body: Buffer): Promise<G
     req.on('data', (c: Buffer) => chunks.push(c));
     req.once('error', reject);
     req.once('end', () => {
-      session.close();
       const data = Buffer.concat(chunks);
       resolve({
         httpStatus,

@@ -20,3 +20,10 @@ export async function usedMemory(redis: Redis): Promise<number> {
   if (!m) throw new Error('INFO memory has no used_memory');
   return Number(m[1]);
 }
+
+/** CPU time Redis has used so far (used_cpu_user + used_cpu_sys), in ms. */
+export async function redisCpuMs(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? NaN);
+  return (field('used_cpu_user') + field('used_cpu_sys')) * 1000;
+}

@@ -1,9 +1,20 @@
 import type { LoadResult } from './stats.js';
 
+/** A load result with what it cost, per call. */
+export interface Measured extends LoadResult {
+  /** Redis script calls (EVALSHA + EVAL) per call. */
+  scriptsPerCall: number;
+  /** CPU of the process deciding (the server; the bench process for an in-process limiter), µs per call. */
+  serverCpuUs: number;
+  redisCpuUs: number;
+  /** h2load streams per client of the best run. */
+  streams?: number;
+}
+
 export interface Row {
   name: string;
   /** Undefined when the scenario could not run (see `pending`). */
-  result: (LoadResult & { streams?: number }) | undefined;
+  result: (LoadResult & Partial<Measured>) | undefined;
   decisionsPerCall: number;
   pending?: string;
 }
@@ -30,12 +41,12 @@ export function formatReport(r: { machine: Record<string, string | number>; mode
   const lines = [
     `Machine: ${Object.entries(r.machine).map(([k, v]) => `${k} ${v}`).join('; ')}. Mode: ${r.mode}; h2load with ${r.clients} clients.`,
     '',
-    '| Scenario | calls/s | decisions/s | p50 ms | p99 ms | calls/s ÷ ceiling | streams/client |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| Scenario | calls/s | decisions/s | p50 ms | p99 ms | calls/s ÷ ceiling | limiter CPU µs/call | Redis CPU µs/call | streams/client |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...r.rows.map(({ name, result, decisionsPerCall, pending }) =>
       result
-        ? `| ${name} | ${result.callsPerS.toFixed(0)} | ${decisionsPerCall ? (result.callsPerS * decisionsPerCall).toFixed(0) : '–'} | ${result.p50Ms.toFixed(2)} | ${result.p99Ms.toFixed(2)} | ${(result.callsPerS / ceiling).toFixed(2)} | ${result.streams ?? '–'} |`
-        : `| ${name} | ${pending ?? 'not measured'} | | | | | |`,
+        ? `| ${name} | ${result.callsPerS.toFixed(0)} | ${decisionsPerCall ? (result.callsPerS * decisionsPerCall).toFixed(0) : '–'} | ${result.p50Ms.toFixed(2)} | ${result.p99Ms.toFixed(2)} | ${(result.callsPerS / ceiling).toFixed(2)} | ${opt(result.serverCpuUs)} | ${opt(result.redisCpuUs)} | ${result.streams ?? '–'} |`
+        : `| ${name} | ${pending ?? 'not measured'} | | | | | | | |`,
     ),
     '',
     '| Target | measured | goal | |',
@@ -45,6 +56,10 @@ export function formatReport(r: { machine: Record<string, string | number>; mode
     `Redis memory per active user: ${r.memory}.`,
   ];
   return lines.join('\n');
+}
+
+function opt(n: number | undefined): string {
+  return n === undefined || Number.isNaN(n) ? '–' : n.toFixed(0);
 }
 
 function fmt(n: number): string {

@@ -9,6 +9,8 @@ export const GATEWAY_MAIN = `${ROOT}server/dist/gateway-main.js`;
 export interface Program {
   main: string;
   ready: string;
+  /** Options for node before the script (e.g. --cpu-prof for the bench). */
+  nodeArgs?: string[];
 }
 
 export const FLOODGATE: Program = { main: SERVER_MAIN, ready: 'gRPC listening' };
@@ -37,7 +39,7 @@ export class ServerProcess {
 
   /** Starts a process; ports are free ones (HTTP_PORT and GRPC_PORT 0) unless `env` sets them. */
   static async start(env: Record<string, string> = {}, timeoutMs = 15_000, program = FLOODGATE): Promise<ServerProcess> {
-    const proc = spawn(process.execPath, [program.main], {
+    const proc = spawn(process.execPath, [...(program.nodeArgs ?? []), program.main], {
       env: {
         PATH: process.env.PATH,
         GRPC_PORT: '0',

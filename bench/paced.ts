@@ -1,0 +1,49 @@
+import { connect } from 'node:http2';
+import { grpcRequest } from './grpc-post.js';
+import { percentiles, type LoadResult } from './stats.js';
+
+export interface PacedRun {
+  address: string;
+  path: string;
+  body: Buffer;
+  ratePerS: number;
+  durationS: number;
+  connections: number;
+}
+
+const TICK_MS = 1;
+
+/**
+ * Calls at a fixed rate, spread evenly over time (h2load's --rps sends each client's calls in
+ * bursts every 10 ms, which measures the burst, not the rate). Every reply's grpc-status is
+ * checked; latency runs from send to the last byte of the response.
+ */
+export async function pacedLoad(run: PacedRun): Promise<LoadResult & { grpcFailures: number }> {
+  const sessions = Array.from({ length: run.connections }, () => connect(`http://${run.address}`));
+  const total = Math.round(run.ratePerS * run.durationS);
+  const latenciesMs: number[] = [];
+  const inFlight: Array<Promise<void>> = [];
+  let grpcFailures = 0;
+  let sent = 0;
+  const started = performance.now();
+  try {
+    while (sent < total) {
+      const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * run.ratePerS));
+      for (; sent < due; sent++) {
+        const t0 = performance.now();
+        inFlight.push(
+          grpcRequest(sessions[sent % sessions.length]!, run.path, run.body).then((reply) => {
+            latenciesMs.push(performance.now() - t0);
+            if (reply.grpcStatus !== 0) grpcFailures++;
+          }),
+        );
+      }
+      await new Promise((r) => setTimeout(r, TICK_MS));
+    }
+    await Promise.all(inFlight);
+  } finally {
+    for (const s of sessions) s.close();
+  }
+  const elapsedS = (performance.now() - started) / 1000;
+  return { callsPerS: total / elapsedS, done: latenciesMs.length, failed: total - latenciesMs.length, grpcFailures, ...percentiles(latenciesMs) };
+}
