@@ -68,7 +68,6 @@ export class RateLimiter {
     const targets = this.targets(policy, subject);
     const cost = validCost(req.cost, policy, targets);
     const activity = this.activity(req, subject);
-    const base = { policy: policy.name, degraded: false, shadow: policy.shadow };
     const now = this.deps.clock.now();
     const allowlisted = subject.ip !== undefined && this.deps.allowlist.has(subject.ip);
 
@@ -76,11 +75,11 @@ export class RateLimiter {
     if (subject.userId !== undefined && (allowlisted || !policy.scopes.includes('user'))) {
       const userTarget = { scope: 'user' as const, id: subject.userId, limit: limitFor(policy, 'user') };
       const [peek] = await this.deps.store.limit(this.calls(policy, [userTarget], 0, 'peek'), now);
-      if (peek!.blocked) return { ...base, allowed: false, wouldAllow: false, reason: Reason.REASON_SUSPENDED, statuses: [] };
+      if (peek!.blocked) return response(policy, false, false, Reason.REASON_SUSPENDED, []);
     }
     if (allowlisted) {
       if (activity && !req.dryRun) await this.deps.tracker!.record(activity);
-      return { ...base, allowed: true, wouldAllow: true, reason: Reason.REASON_ALLOWLISTED, statuses: [] };
+      return response(policy, true, true, Reason.REASON_ALLOWLISTED, []);
     }
 
     const mode: Mode = req.dryRun ? 'peek' : 'consume';
@@ -100,7 +99,7 @@ export class RateLimiter {
     const reason = reasonOf(outcomes, blocked, allowed);
     const admitted = allowed || (policy.shadow && !blocked);
     if (activity && admitted && mode === 'consume') await this.deps.tracker!.record(activity);
-    return { ...base, degraded, allowed: admitted, wouldAllow: allowed, reason, statuses };
+    return response(policy, admitted, allowed, reason, statuses, degraded);
   }
 
   /**
@@ -166,7 +165,7 @@ export class RateLimiter {
   async status(userId: string, ip: string): Promise<GetLimitStatusResponse> {
     const subject = validSubject(userId, ip);
     const rows = this.deps.policies.list().map((policy) => {
-      const targets = policy.scopes.flatMap((scope) => this.target(policy, scope, subject));
+      const targets = this.targetsOf(policy, subject);
       return { policy, targets, calls: this.calls(policy, targets, 0, 'peek') };
     });
     const outcomes = await this.deps.store.limit(
@@ -193,7 +192,7 @@ export class RateLimiter {
   }
 
   private targets(policy: Policy, subject: Subject): Target[] {
-    const targets = policy.scopes.flatMap((scope) => this.target(policy, scope, subject));
+    const targets = this.targetsOf(policy, subject);
     if (targets.length === 0) {
       const field = policy.scopes.includes('user') ? 'user_id' : 'ip';
       throw FloodgateError.invalid(field, `policy "${policy.name}" limits by ${policy.scopes.join(' and ')}; ${field} is required`);
@@ -201,9 +200,14 @@ export class RateLimiter {
     return targets;
   }
 
-  private target(policy: Policy, scope: ScopeName, subject: Subject): Target[] {
-    const id = scope === 'user' ? subject.userId : subject.ip;
-    return id === undefined ? [] : [{ scope, id, limit: limitFor(policy, scope) }];
+  /** The keys of the policy's scopes that the subject names (a plain loop: flatMap was a hot spot). */
+  private targetsOf(policy: Policy, subject: Subject): Target[] {
+    const targets: Target[] = [];
+    for (const scope of policy.scopes) {
+      const id = scope === 'user' ? subject.userId : subject.ip;
+      if (id !== undefined) targets.push({ scope, id, limit: limitFor(policy, scope) });
+    }
+    return targets;
   }
 
   private calls(policy: Policy, targets: readonly Target[], cost: number, mode: Mode): LimitCall[] {
@@ -225,6 +229,11 @@ function reasonOf(outcomes: readonly StoreOutcome[], blocked: boolean, allowed: 
   if (blocked) return Reason.REASON_SUSPENDED;
   if (allowed) return outcomes.some((o) => o.degraded === 'open') ? Reason.REASON_DEGRADED_ALLOW : Reason.REASON_OK;
   return outcomes.some((o) => o.degraded === 'closed') ? Reason.REASON_DEGRADED_DENY : Reason.REASON_OVER_LIMIT;
+}
+
+/** Built as one literal: spreading a shared base object into every response cost ~µs per call. */
+function response(policy: Policy, allowed: boolean, wouldAllow: boolean, reason: Reason, statuses: LimitStatus[], degraded = false): CheckLimitResponse {
+  return { policy: policy.name, allowed, wouldAllow, reason, statuses, degraded, shadow: policy.shadow };
 }
 
 function validCost(cost: number | undefined, policy: Policy, targets: readonly Target[]): number {
