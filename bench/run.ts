@@ -152,7 +152,7 @@ async function measure(server: ServerProcess, redis: Redis, redisUrl: string, wo
   /** Calls at a fixed, evenly spread rate; every reply's grpc-status is checked. */
   const paced = (s: Scenario, ratePerS: number) =>
     costed(s, Math.round(ratePerS * MODE.durationS), async () => {
-      const r = await pacedLoad({ address: server.address, path: s.path, body: s.body, ratePerS, durationS: MODE.durationS, connections: CLIENTS });
+      const r = await pacedLoad({ address: server.address, path: s.path, body: s.body, ratePerS, durationS: MODE.durationS, connections: 2 * CLIENTS });
       if (r.grpcFailures > 0) throw new Error(`${s.name}: ${r.grpcFailures} calls did not answer grpc-status OK`);
       return r;
     });
@@ -227,7 +227,7 @@ async function expectOk(address: string, s: Scenario): Promise<void> {
 }
 
 function memoryLine(m: MemoryResult): string {
-  return `${m.bytesPerUser} bytes per user (${m.users} users, each one request under each of the 5 default policies with its own user id and IP: ${m.keysPerUser} keys per user, ${m.encoding} encoding)`;
+  return `${m.bytesPerUser} bytes per user (${m.users} users, each one request under each of the 5 default policies with its own user id and IP: ${m.keysPerUser} keys per user, ${Math.round(m.bytesPerUser / m.keysPerUser)} bytes per key, ${m.encoding} encoding)`;
 }
 
 function describeMachine() {
