@@ -18,13 +18,14 @@ const TICK_MS = 1;
  * bursts every 10 ms, which measures the burst, not the rate). Every reply's grpc-status is
  * checked; latency runs from send to the last byte of the response.
  */
-export async function pacedLoad(run: PacedRun): Promise<LoadResult & { grpcFailures: number }> {
+export async function pacedLoad(run: PacedRun): Promise<LoadResult & { grpcFailures: number; firstFailure: string }> {
   // The default 10 MB per session is reached when the server falls behind and calls pile up.
   const sessions = Array.from({ length: run.connections }, () => connect(`http://${run.address}`, { maxSessionMemory: 256 }));
   const total = Math.round(run.ratePerS * run.durationS);
   const latenciesMs: number[] = [];
   const inFlight: Array<Promise<void>> = [];
   let grpcFailures = 0;
+  let firstFailure = '';
   let sent = 0;
   const started = performance.now();
   try {
@@ -36,9 +37,11 @@ export async function pacedLoad(run: PacedRun): Promise<LoadResult & { grpcFailu
           grpcRequest(sessions[sent % sessions.length]!, run.path, run.body).then(
             (reply) => {
               latenciesMs.push(performance.now() - t0);
-              if (reply.grpcStatus !== 0) grpcFailures++;
+              if (reply.grpcStatus !== 0 && grpcFailures++ === 0) firstFailure = `grpc-status ${reply.grpcStatus}: ${reply.grpcMessage}`;
             },
-            () => {}, // counted as failed: total minus answered
+            (err: Error) => {
+              firstFailure ||= err.message; // counted as failed: total minus answered
+            },
           ),
         );
       }
@@ -49,5 +52,5 @@ export async function pacedLoad(run: PacedRun): Promise<LoadResult & { grpcFailu
     for (const s of sessions) s.close();
   }
   const elapsedS = (performance.now() - started) / 1000;
-  return { callsPerS: total / elapsedS, done: latenciesMs.length, failed: total - latenciesMs.length, grpcFailures, ...percentiles(latenciesMs) };
+  return { callsPerS: total / elapsedS, done: latenciesMs.length, failed: total - latenciesMs.length, grpcFailures, firstFailure, ...percentiles(latenciesMs) };
 }
