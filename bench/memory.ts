@@ -8,6 +8,8 @@ export interface MemoryResult {
   keysPerUser: number;
   /** OBJECT ENCODING of one user's state key, e.g. listpack. */
   encoding: string;
+  /** Growth when each user then records one activity (TrackingService); undefined when not served. */
+  trackingBytesPerUser?: number;
 }
 
 const BATCH = 500;
@@ -17,7 +19,7 @@ const BATCH = 500;
  * every policy with its own user id and IP (so one user key and one IP key per policy), and
  * the growth of INFO memory's used_memory is divided by the number of users.
  */
-export async function memoryPerUser(opts: { address: string; redis: Redis; users: number; policies: string[] }): Promise<MemoryResult> {
+export async function memoryPerUser(opts: { address: string; redis: Redis; users: number; policies: string[]; tracking: boolean }): Promise<MemoryResult> {
   const client = createClient({ address: opts.address, deadlineMs: 30_000 });
   const checks: Array<DeepPartial<CheckLimitRequest>> = [];
   for (let u = 0; u < opts.users; u++) {
@@ -31,18 +33,25 @@ export async function memoryPerUser(opts: { address: string; redis: Redis; users
       const bad = results.find((r) => !r.response?.allowed);
       if (bad) throw new Error(`memory run: a first request was not allowed: ${JSON.stringify(bad)}`);
     }
+    const after = await usedMemory(opts.redis);
+    const keys = (await opts.redis.dbsize()) - keysBefore;
+    const [sample] = await opts.redis.keys('*{u:mem-user-0}:rl:*');
+    const result: MemoryResult = {
+      users: opts.users,
+      bytesPerUser: Math.round((after - before) / opts.users),
+      keysPerUser: keys / opts.users,
+      encoding: sample ? String(await opts.redis.object('ENCODING', sample)) : 'none',
+    };
+    if (!opts.tracking) return result;
+    for (let u = 0; u < opts.users; u += BATCH) {
+      const batch = Array.from({ length: Math.min(BATCH, opts.users - u) }, (_, i) => u + i);
+      await Promise.all(batch.map((n) => client.recordActivity({ userId: `mem-user-${n}`, activity: 'ai', ip: ipOf(n) })));
+    }
+    result.trackingBytesPerUser = Math.round(((await usedMemory(opts.redis)) - after) / opts.users);
+    return result;
   } finally {
     client.close();
   }
-  const after = await usedMemory(opts.redis);
-  const keys = (await opts.redis.dbsize()) - keysBefore;
-  const [sample] = await opts.redis.keys('*{u:mem-user-0}:rl:*');
-  return {
-    users: opts.users,
-    bytesPerUser: Math.round((after - before) / opts.users),
-    keysPerUser: keys / opts.users,
-    encoding: sample ? String(await opts.redis.object('ENCODING', sample)) : 'none',
-  };
 }
 
 /** A distinct IPv4 address per user in 10.0.0.0/8. */

@@ -179,7 +179,7 @@ async function measure(server: ServerProcess, redis: Redis, redisUrl: string, wo
   log('measuring rate-limiter-flexible in-process');
   const rlflex = await rateLimiterFlexible({ redisUrl, concurrency: CLIENTS * (checkLimit.streams ?? 32), durationS: MODE.durationS, warmupS: 1 });
   log(`measuring Redis memory over ${MODE.memoryUsers} users`);
-  const memory = await memoryPerUser({ address: server.address, redis, users: MODE.memoryUsers, policies: DEFAULT_POLICY_NAMES });
+  const memory = await memoryPerUser({ address: server.address, redis, users: MODE.memoryUsers, policies: DEFAULT_POLICY_NAMES, tracking: trackingReady });
 
   const rows: Row[] = [
     { name: SCENARIOS.ceiling.name, result: ceiling, decisionsPerCall: 0 },
@@ -234,7 +234,8 @@ async function expectOk(address: string, s: Scenario): Promise<void> {
 }
 
 function memoryLine(m: MemoryResult): string {
-  return `${m.bytesPerUser} bytes per user (${m.users} users, each one request under each of the 5 default policies with its own user id and IP: ${m.keysPerUser} keys per user, ${Math.round(m.bytesPerUser / m.keysPerUser)} bytes per key, ${m.encoding} encoding)`;
+  const tracking = m.trackingBytesPerUser === undefined ? '' : `; tracking adds ${m.trackingBytesPerUser} bytes per user when each of them also records one activity`;
+  return `${m.bytesPerUser} bytes per user (${m.users} users, each one request under each of the 5 default policies with its own user id and IP: ${m.keysPerUser} keys per user, ${Math.round(m.bytesPerUser / m.keysPerUser)} bytes per key, ${m.encoding} encoding)${tracking}`;
 }
 
 function describeMachine() {
