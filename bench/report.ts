@@ -36,7 +36,16 @@ export function met(t: Target): boolean {
 }
 
 /** The run as Markdown: one table of scenarios (ratios against the first row), targets, memory. */
-export function formatReport(r: { machine: Record<string, string | number>; mode: string; clients: number; rows: Row[]; targets: Target[]; memory: string }): string {
+export function formatReport(r: {
+  machine: Record<string, string | number>;
+  mode: string;
+  clients: number;
+  rows: Row[];
+  targets: Target[];
+  /** Lines printed under the targets. */
+  notes: string[];
+  memory: string;
+}): string {
   const ceiling = r.rows[0]!.result!.callsPerS;
   const lines = [
     `Machine: ${Object.entries(r.machine).map(([k, v]) => `${k} ${v}`).join('; ')}. Mode: ${r.mode}; h2load with ${r.clients} clients.`,
@@ -53,6 +62,7 @@ export function formatReport(r: { machine: Record<string, string | number>; mode
     '| --- | ---: | ---: | --- |',
     ...r.targets.map((t) => `| ${t.name} | ${fmt(t.value)}${t.unit} | ${t.exact ? '=' : t.atMost ? '≤' : '≥'} ${fmt(t.goal)}${t.unit} | ${met(t) ? 'met' : 'MISSED'} |`),
     '',
+    ...r.notes.flatMap((n) => [n, '']),
     `Redis memory per active user: ${r.memory}.`,
   ];
   return lines.join('\n');

@@ -220,12 +220,19 @@ async function measure(server: ServerProcess, redis: Redis, redisUrl: string, wo
       exact: true,
     })),
   ];
-  const report = formatReport({ machine, mode: QUICK ? 'quick' : 'full', clients: CLIENTS, rows, targets, memory: memoryLine(memory) });
+  const perDecisionUs = checkLimits.serverCpuUs / BATCH;
+  const notes = [
+    `By server CPU per call, which other load on the machine disturbs less than throughput: CheckLimit ${checkLimit.serverCpuUs.toFixed(0)} µs, ` +
+      `the no-op ${ceiling.serverCpuUs.toFixed(0)} µs → ${(ceiling.serverCpuUs / checkLimit.serverCpuUs).toFixed(2)}× the ceiling's calls per CPU-second; ` +
+      `CheckLimits ${perDecisionUs.toFixed(1)} µs per decision → ${(checkLimit.serverCpuUs / perDecisionUs).toFixed(2)}× CheckLimit's decisions per CPU-second; ` +
+      `Redis ${(checkLimits.redisCpuUs / BATCH).toFixed(1)} µs per decision.`,
+  ];
+  const report = formatReport({ machine, mode: QUICK ? 'quick' : 'full', clients: CLIENTS, rows, targets, notes, memory: memoryLine(memory) });
   process.stdout.write(`\n${report}\n`);
   if (RECORD) {
     mkdirSync(new URL('results', import.meta.url), { recursive: true });
     writeFileSync(new URL('results/latest.md', import.meta.url), `${report}\n`);
-    writeFileSync(new URL('results/latest.json', import.meta.url), `${JSON.stringify({ machine, rows, targets, memory }, null, 2)}\n`);
+    writeFileSync(new URL('results/latest.json', import.meta.url), `${JSON.stringify({ machine, rows, targets, notes, memory }, null, 2)}\n`);
     log('recorded bench/results/latest.md and latest.json');
   }
 }
