@@ -18,7 +18,7 @@ const TICK_MS = 1;
  * bursts every 10 ms, which measures the burst, not the rate). Every reply's grpc-status is
  * checked; latency runs from send to the last byte of the response.
  */
-export async function pacedLoad(run: PacedRun): Promise<LoadResult & { grpcFailures: number; firstFailure: string }> {
+export async function pacedLoad(run: PacedRun): Promise<LoadResult & { grpcFailures: number; firstFailure: string; loaderCpuUs: number }> {
   // The default 10 MB per session is reached when the server falls behind and calls pile up.
   const sessions = Array.from({ length: run.connections }, () => connect(`http://${run.address}`, { maxSessionMemory: 256 }));
   const total = Math.round(run.ratePerS * run.durationS);
@@ -27,6 +27,7 @@ export async function pacedLoad(run: PacedRun): Promise<LoadResult & { grpcFailu
   let grpcFailures = 0;
   let firstFailure = '';
   let sent = 0;
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   try {
     while (sent < total) {
@@ -52,5 +53,6 @@ export async function pacedLoad(run: PacedRun): Promise<LoadResult & { grpcFailu
     for (const s of sessions) s.close();
   }
   const elapsedS = (performance.now() - started) / 1000;
-  return { callsPerS: total / elapsedS, done: latenciesMs.length, failed: total - latenciesMs.length, grpcFailures, firstFailure, ...percentiles(latenciesMs) };
+  const cpu = process.cpuUsage(cpuBefore);
+  return { callsPerS: total / elapsedS, done: latenciesMs.length, failed: total - latenciesMs.length, grpcFailures, firstFailure, loaderCpuUs: (cpu.user + cpu.system) / total, ...percentiles(latenciesMs) };
 }
