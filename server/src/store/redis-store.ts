@@ -40,30 +40,17 @@ export class RedisStore implements Store {
     return store;
   }
 
-  async limit(calls: readonly LimitCall[], now: number): Promise<LimitOutcome[]> {
-    try {
-      return await Promise.all(
-        calls.map(async (call) => {
-          const run = (this.client as unknown as Record<string, ScriptFn>)[scriptName(call.algorithm)]!;
-          const { limit, windowMs, cost, burst, member } = call.args;
-          const [status, remaining, resetAfterMs, retryAfterMs] = await run.call(
-            this.client,
-            call.key,
-            call.blockKey,
-            now,
-            windowMs,
-            limit,
-            cost,
-            burst,
-            member,
-            MODE_CODE[call.mode],
-          );
-          return { allowed: status === 1, blocked: status === -1, remaining, resetAfterMs, retryAfterMs };
-        }),
-      );
-    } catch (err) {
+  /** Plain promise chains, not async closures: one frame and promise less per key on the hot path. */
+  limit(calls: readonly LimitCall[], now: number): Promise<LimitOutcome[]> {
+    return Promise.all(
+      calls.map((call) => {
+        const run = (this.client as unknown as Record<string, ScriptFn>)[scriptName(call.algorithm)]!;
+        const { limit, windowMs, cost, burst, member } = call.args;
+        return run.call(this.client, call.key, call.blockKey, now, windowMs, limit, cost, burst, member, MODE_CODE[call.mode]).then(toOutcome);
+      }),
+    ).catch((err: unknown) => {
       throw storeError(err);
-    }
+    });
   }
 
   /** On a Cluster a node can answer PING while the cluster refuses commands, so it asks for the cluster state. */
@@ -85,6 +72,10 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     await this.client.quit().catch(() => this.client.disconnect());
   }
+}
+
+function toOutcome([status, remaining, resetAfterMs, retryAfterMs]: [number, number, number, number]): LimitOutcome {
+  return { allowed: status === 1, blocked: status === -1, remaining, resetAfterMs, retryAfterMs };
 }
 
 /** Any failure talking to Redis, as the one error type: UNAVAILABLE. */
