@@ -17,7 +17,7 @@ describe('bench harness', () => {
       'requests: 3000 total, 3000 started, 3000 done, 2998 succeeded, 2 failed, 0 errored, 0 timeout',
     ].join('\n');
     const log = Array.from({ length: 100 }, (_, i) => `1700000000000000\t${i === 7 ? 503 : 200}\t${(i + 1) * 1000}`).join('\n');
-    expect(parseH2load(stdout, log)).toEqual({ callsPerS: 2000, done: 3000, failed: 2, p50Ms: 50, p99Ms: 99 });
+    expect(parseH2load(stdout, log)).toMatchObject({ callsPerS: 2000, done: 3000, failed: 2, p50Ms: 50, p99Ms: 99 });
     expect(() => parseH2load('connection refused', '')).toThrow(/unexpected h2load output/);
   });
 
