@@ -140,9 +140,9 @@ async function measure(server: ServerProcess, redis: Redis, redisUrl: string, wo
     if (s.scriptsPerCall !== undefined && scripts < decided * s.scriptsPerCall) {
       throw new Error(`${s.name}: ${decided} calls answered OK but Redis ran only ${scripts} scripts: not every call was decided`);
     }
-    const scriptsPerCall = scripts / calls;
     await expectOk(server.address, s);
-    return { ...result, scriptsPerCall, serverCpuUs, redisCpuUs };
+    const { callsPerS, done, failed, p50Ms, p99Ms } = result;
+    return { callsPerS, done, failed, p50Ms, p99Ms, scriptsPerCall: scripts / calls, serverCpuUs, redisCpuUs };
   };
 
   const bodyFile = join(workDir, 'body.bin');
