@@ -45,6 +45,7 @@ export class FailoverStore implements Store {
 
   async limit(calls: readonly LimitCall[], now: number): Promise<StoreOutcome[]> {
     if (!this.up) return this.fallback(calls, now);
+    if (calls.length === 1) return this.limitOne(calls, now);
     // One call per key: a failure replaces only the outcomes that are missing.
     const settled = await Promise.allSettled(calls.map((call) => this.bounded(this.o.primary.limit([call], now))));
     const failed: number[] = [];
@@ -60,6 +61,17 @@ export class FailoverStore implements Store {
     const out = settled.map((r) => (r.status === 'fulfilled' ? r.value[0]! : undefined));
     failed.forEach((i, j) => (out[i] = replaced[j]));
     return out as StoreOutcome[];
+  }
+
+  /** The common case (one key per check, every check of a batch) without the per-key bookkeeping. */
+  private async limitOne(calls: readonly LimitCall[], now: number): Promise<StoreOutcome[]> {
+    try {
+      return await this.bounded(this.o.primary.limit(calls, now));
+    } catch (err) {
+      if (!isUnavailable(err)) throw err;
+      this.markDown(err as Error);
+      return this.fallback(calls, now);
+    }
   }
 
   async ping(): Promise<number> {
