@@ -30,8 +30,8 @@ export async function memoryPerUser(opts: { address: string; redis: Redis; users
   try {
     for (let i = 0; i < checks.length; i += BATCH) {
       const { results } = await client.checkLimits({ checks: checks.slice(i, i + BATCH) });
-      const bad = results.find((r) => !r.response?.allowed);
-      if (bad) throw new Error(`memory run: a first request was not allowed: ${JSON.stringify(bad)}`);
+      const bad = results.find((r) => !r.response?.allowed || r.response.degraded);
+      if (bad) throw new Error(`memory run: a first request was not allowed by Redis: ${JSON.stringify(bad)}`);
     }
     const after = await usedMemory(opts.redis);
     const keys = (await opts.redis.dbsize()) - keysBefore;

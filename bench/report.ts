@@ -4,6 +4,11 @@ import type { LoadResult } from './stats.js';
 export interface Measured extends LoadResult {
   /** Redis script calls (EVALSHA + EVAL) per call. */
   scriptsPerCall: number;
+  /**
+   * Keys answered OK but not decided by Redis: the server's failover store fell back to its
+   * failure modes (degraded) because Redis calls missed their deadline under the load.
+   */
+  undecided: number;
   /** CPU of the process deciding (the server; the bench process for an in-process limiter), µs per call. */
   serverCpuUs: number;
   redisCpuUs: number;
