@@ -115,6 +115,7 @@ function exec(cmd: string, args: string[]): Promise<string> {
     proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
     proc.stderr.on('data', (c: Buffer) => (err += c.toString()));
     proc.once('error', (e) => reject(new Error(`${cmd}: ${e.message} (install nghttp2-client for h2load)`)));
-    proc.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} exited with ${code}: ${err}${out}`))));
+    // 'close', not 'exit': only then has all of its output been read.
+    proc.once('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} exited with ${code}: ${err}${out}`))));
   });
 }
