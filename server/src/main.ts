@@ -63,6 +63,7 @@ async function main(): Promise<void> {
           local: new MemoryStore(systemClock),
           probeIntervalMs: config.redisProbeIntervalMs,
           callTimeoutMs: config.redisCommandTimeoutMs,
+          failureThreshold: config.redisFailureThreshold,
           log,
           onAvailabilityChange: (available) => {
             readiness?.storeAvailability(available);

@@ -20,7 +20,8 @@ const POLICIES: Policy[] = [
 describe('Redis outage', () => {
   let redis: RedisServer;
   let stack: Awaited<ReturnType<typeof grpcStack>>;
-  const open = (policies: Policy[]) => grpcStack('redis', redis.url, { policies, failover: FAILOVER });
+  const open = (policies: Policy[], probeIntervalMs = FAILOVER.probeIntervalMs) =>
+    grpcStack('redis', redis.url, { policies, failover: { ...FAILOVER, probeIntervalMs } });
   beforeEach(async () => {
     redis = await RedisServer.start();
     stack = await open(POLICIES);
@@ -98,6 +99,35 @@ describe('Redis outage', () => {
     expectEveryCallAnswered(load);
     // Only the calls caught by the pause waited for the command timeout.
     expect(load.slow).toBeLessThanOrEqual(16 * 2);
+  });
+
+  it('one slow reply (Redis paused just past the command timeout) degrades only that call: health stays SERVING, the next call goes to Redis', async () => {
+    // No probe within the test: had the breaker tripped, nothing would close it again.
+    await stack.close();
+    stack = await open(POLICIES, 60_000);
+    expect(await check('cls', 'slow')).toMatchObject({ allowed: true, degraded: false });
+    redis.pause();
+    const slow = check('cls', 'slow');
+    await new Promise((r) => setTimeout(r, COMMAND_TIMEOUT_MS + 100));
+    // Answered by its failure mode (closed: deny), within its deadline; Redis is still paused.
+    expect(await slow).toMatchObject({ allowed: false, degraded: true, reason: Reason.REASON_DEGRADED_DENY });
+    expect(await health()).toBe('SERVING');
+    redis.resume();
+    // Not tripped: the next calls are decided by Redis, not by the failure modes.
+    for (let i = 0; i < 3; i++) expect(await check('cls', `after-slow-${i}`)).toMatchObject({ allowed: true, degraded: false });
+    expect(await health()).toBe('SERVING');
+  });
+
+  it('trips after REDIS_FAILURE_THRESHOLD consecutive slow replies (connection still up), not before', async () => {
+    for (let i = 1; i <= 3; i++) {
+      redis.pause();
+      expect(await check('opn', `slow-${i}`)).toMatchObject({ allowed: true, degraded: true, reason: Reason.REASON_DEGRADED_ALLOW });
+      expect(await health()).toBe(i < 3 ? 'SERVING' : 'NOT_SERVING');
+      redis.resume();
+    }
+    // Redis answers again: the probe finds it and closes the breaker.
+    await eventually('SERVING', async () => (await health()) === 'SERVING', 10_000);
+    expect(await check('cls', 'after-trip')).toMatchObject({ allowed: true, degraded: false });
   });
 
   it('stays SERVING through an outage when every policy falls back to local enforcement', async () => {

@@ -39,7 +39,7 @@ export interface StackOptions {
   /** A Redis of the test's own (which it may kill or pause) instead of the shared one. */
   target?: RedisTarget;
   /** Redis behind the failover layer, as main.ts wires it, with these timings. */
-  failover?: { commandTimeoutMs: number; probeIntervalMs: number };
+  failover?: { commandTimeoutMs: number; probeIntervalMs: number; failureThreshold?: number };
 }
 
 export async function openStore(name: StoreName, clock: ManualClock, redisUrl: string, opts: StackOptions = {}): Promise<MemoryStore | RedisStore> {
@@ -90,6 +90,7 @@ export async function limiterStack(
           local: new MemoryStore(clock),
           probeIntervalMs: opts.failover.probeIntervalMs,
           callTimeoutMs: opts.failover.commandTimeoutMs,
+          failureThreshold: opts.failover.failureThreshold ?? 3,
           log: silentLog,
           onAvailabilityChange: (available) => listener?.(available),
         })

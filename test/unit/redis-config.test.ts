@@ -47,9 +47,11 @@ describe('Redis topology and shutdown configuration', () => {
     expect(configError({ REDIS_TLS: 'yes' }).variable).toBe('REDIS_TLS');
     expect(configError({ SHUTDOWN_DRAIN_MS: '5000', SHUTDOWN_GRACE_MS: '5000' }).variable).toBe('SHUTDOWN_GRACE_MS');
     expect(configError({ REDIS_PROBE_INTERVAL_MS: '0' }).variable).toBe('REDIS_PROBE_INTERVAL_MS');
+    expect(configError({ REDIS_FAILURE_THRESHOLD: '0' }).variable).toBe('REDIS_FAILURE_THRESHOLD');
+    expect(configError({ REDIS_FAILURE_THRESHOLD: 'three' }).variable).toBe('REDIS_FAILURE_THRESHOLD');
   });
 
   it('defaults to a 5 s drain inside a 30 s grace period', () => {
-    expect(loadConfig({})).toMatchObject({ shutdownDrainMs: 5_000, shutdownGraceMs: 30_000, redisProbeIntervalMs: 1_000 });
+    expect(loadConfig({})).toMatchObject({ shutdownDrainMs: 5_000, shutdownGraceMs: 30_000, redisProbeIntervalMs: 1_000, redisFailureThreshold: 3 });
   });
 });

@@ -45,6 +45,8 @@ export interface Config extends GatewayConfig {
   redisTls: boolean;
   keyPrefix: string;
   redisCommandTimeoutMs: number;
+  /** Consecutive failed Redis calls (connection still up) before Redis is declared unreachable. */
+  redisFailureThreshold: number;
   redisConnectTimeoutMs: number;
   /** Tracking writes held while Redis is unreachable; 0: none (writes fail with UNAVAILABLE). */
   trackingBufferSize: number;
@@ -174,6 +176,7 @@ export function loadConfig(env: Env = process.env): Config {
     redisTls: bool(env, 'REDIS_TLS'),
     keyPrefix,
     redisCommandTimeoutMs: int(env, 'REDIS_COMMAND_TIMEOUT_MS', 500, 1, 60_000),
+    redisFailureThreshold: int(env, 'REDIS_FAILURE_THRESHOLD', 3, 1, 1_000),
     redisConnectTimeoutMs: int(env, 'REDIS_CONNECT_TIMEOUT_MS', 5_000, 1, 300_000),
     redisProbeIntervalMs: int(env, 'REDIS_PROBE_INTERVAL_MS', 1_000, 10, 60_000),
     trackingBufferSize: int(env, 'TRACKING_BUFFER_SIZE', 10_000, 0, 10_000_000),

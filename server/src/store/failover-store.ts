@@ -3,9 +3,14 @@ import { withDeadline } from '../deadline.js';
 import type { Logger } from '../log.js';
 import { isUnavailable, type LimitCall, type Store, type StoreOutcome } from './store.js';
 
+/** A shared store that can tell whether its connection is up (ioredis status 'ready'). */
+export interface SharedStore extends Store {
+  readonly connected: boolean;
+}
+
 export interface FailoverStoreOptions {
   /** The shared store (Redis). */
-  primary: Store;
+  primary: SharedStore;
   /** The per-process store that enforces `local` policies while the primary is unreachable. */
   local: Store;
   /** How often to ping the primary while it is unreachable. */
@@ -16,19 +21,27 @@ export interface FailoverStoreOptions {
    * and retries while a node is down).
    */
   callTimeoutMs: number;
+  /**
+   * Consecutive failed calls, with the connection still up, after which the primary is declared
+   * unreachable; any answered call resets the count. A lost connection declares it at once.
+   */
+  failureThreshold: number;
   log: Logger;
   /** Called when the primary becomes unreachable (false) and when it answers again (true). */
   onAvailabilityChange?: (available: boolean) => void;
 }
 
 /**
- * Redis first; when Redis fails, each call's failure mode decides: `local` runs the same
+ * Redis first; when a Redis call fails, that call's failure mode decides: `local` runs the same
  * algorithm on the in-process store, `open` allows, `closed` denies, all marked degraded.
- * After the first failure every call goes straight to the fallback (no call waits for a
- * timeout again) until a background ping finds Redis answering, then Redis is used again.
+ * A circuit breaker: one slow reply (event-loop lag past the command timeout) only degrades its
+ * own call. Redis is declared unreachable when the connection is lost or after
+ * `failureThreshold` consecutive failures; from then on every call goes straight to the
+ * fallback (no call waits for a timeout again) until a background ping finds Redis answering.
  */
 export class FailoverStore implements Store {
   private up = true;
+  private consecutiveFailures = 0;
   private probe: NodeJS.Timeout | undefined;
   private probing = false;
 
@@ -55,8 +68,9 @@ export class FailoverStore implements Store {
         failed.push(i);
       }
     });
+    if (failed.length < calls.length) this.consecutiveFailures = 0;
     if (failed.length === 0) return settled.map((r) => (r as PromiseFulfilledResult<StoreOutcome[]>).value[0]!);
-    this.markDown((settled[failed[0]!] as PromiseRejectedResult).reason as Error);
+    this.failed((settled[failed[0]!] as PromiseRejectedResult).reason as Error, failed.length);
     const replaced = await this.fallback(failed.map((i) => calls[i]!), now);
     const out = settled.map((r) => (r.status === 'fulfilled' ? r.value[0]! : undefined));
     failed.forEach((i, j) => (out[i] = replaced[j]));
@@ -65,13 +79,16 @@ export class FailoverStore implements Store {
 
   /** The common case (one key per check, every check of a batch) without the per-key bookkeeping. */
   private async limitOne(calls: readonly LimitCall[], now: number): Promise<StoreOutcome[]> {
+    let outcomes: StoreOutcome[];
     try {
-      return await this.bounded(this.o.primary.limit(calls, now));
+      outcomes = await this.bounded(this.o.primary.limit(calls, now));
     } catch (err) {
       if (!isUnavailable(err)) throw err;
-      this.markDown(err as Error);
+      this.failed(err as Error, 1);
       return this.fallback(calls, now);
     }
+    this.consecutiveFailures = 0;
+    return outcomes;
   }
 
   async ping(): Promise<number> {
@@ -105,10 +122,20 @@ export class FailoverStore implements Store {
     });
   }
 
-  private markDown(err: Error): void {
+  /** Counts `count` failed calls; trips the breaker on a lost connection or at the threshold. */
+  private failed(err: Error, count: number): void {
+    this.consecutiveFailures += count;
     if (!this.up) return;
+    const lost = !this.o.primary.connected;
+    if (!lost && this.consecutiveFailures < this.o.failureThreshold) {
+      this.o.log.debug({ err: err.message, consecutiveFailures: this.consecutiveFailures }, 'shared store call failed: answered by its failure mode');
+      return;
+    }
     this.up = false;
-    this.o.log.warn({ err: err.message }, 'shared store unreachable: deciding by each policy\'s failure mode');
+    this.o.log.warn(
+      { err: err.message, connectionLost: lost, consecutiveFailures: this.consecutiveFailures },
+      'shared store unreachable: deciding by each policy\'s failure mode',
+    );
     this.o.onAvailabilityChange?.(false);
     this.probe = setInterval(() => void this.probeOnce(), this.o.probeIntervalMs);
     this.probe.unref();
@@ -122,6 +149,7 @@ export class FailoverStore implements Store {
       clearInterval(this.probe);
       this.probe = undefined;
       this.up = true;
+      this.consecutiveFailures = 0;
       this.o.log.info('shared store reachable again: back to Redis');
       this.o.onAvailabilityChange?.(true);
     } catch {

@@ -23,6 +23,11 @@ export class RedisStore implements Store {
     }
   }
 
+  /** False while ioredis has no usable connection (connecting, reconnecting, closed). */
+  get connected(): boolean {
+    return this.client.status === 'ready';
+  }
+
   /** Connects and waits until Redis answers; throws when it does not within the connect timeout. */
   static async connect(options: RedisConnectionOptions): Promise<RedisStore> {
     const client = createRedisClient(options);
