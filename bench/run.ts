@@ -1,7 +1,8 @@
 /**
  * `npm run bench [-- --quick] [--record] [--cpu-prof]`: starts Redis and a built Floodgate
  * server, drives gRPC load with h2load and prints throughput, p50/p99, CPU per call and ratios
- * against the no-op ceiling measured in the same run. See docs/benchmarks.md.
+ * against the no-op ceiling measured in the same run. `--alloc` instead measures the bytes the
+ * server allocates per call. See docs/benchmarks.md.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { CheckLimitResponse, CheckLimitsResponse } from '@floodgate/client';
 import { Redis } from 'ioredis';
 import { RedisServer } from '../test/support/redis-server.js';
 import { FLOODGATE, ServerProcess } from '../test/support/server-process.js';
+import { ALLOC_NODE_ARGS, allocationPerCall } from './alloc.js';
 import { topSelfTime } from './cpu-profile.js';
 import { checkLimitBody, checkLimitsBody, healthCheckBody, recordActivityBody } from './grpc-body.js';
 import { postGrpc } from './grpc-post.js';
@@ -27,6 +29,7 @@ const args = new Set(process.argv.slice(2));
 const QUICK = args.has('--quick');
 const RECORD = args.has('--record');
 const PROFILE = args.has('--cpu-prof');
+const ALLOC = args.has('--alloc');
 
 const MODE = QUICK
   ? { durationS: 3, warmupRequests: 2_000, streams: [32], rounds: 1, memoryUsers: 2_000 }
@@ -91,11 +94,11 @@ async function main(): Promise<void> {
     const server = await ServerProcess.start(
       { REDIS_URL: redisServer.url, LOG_LEVEL: 'info' },
       15_000,
-      PROFILE ? { ...FLOODGATE, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] } : FLOODGATE,
+      PROFILE ? { ...FLOODGATE, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] } : ALLOC ? { ...FLOODGATE, nodeArgs: ALLOC_NODE_ARGS } : FLOODGATE,
     );
     const redis = new Redis(redisServer.url);
     try {
-      await measure(server, redis, redisServer.url, workDir);
+      await (ALLOC ? measureAllocation(server, redis, workDir) : measure(server, redis, redisServer.url, workDir));
     } finally {
       redis.disconnect();
       await server.stop();
@@ -281,6 +284,40 @@ async function measure(server: ServerProcess, redis: Redis, redisUrl: string, wo
     writeFileSync(new URL('results/latest.json', import.meta.url), `${JSON.stringify({ machine, rows, targets, notes, memory }, null, 2)}\n`);
     log('recorded bench/results/latest.md and latest.json');
   }
+}
+
+/**
+ * Bytes allocated per call in the server (objects already collected included), for the no-op,
+ * CheckLimit and CheckLimits, each after a warm-up; like the throughput runs, a run Redis did not
+ * decide throughout fails.
+ */
+async function measureAllocation(server: ServerProcess, redis: Redis, workDir: string): Promise<void> {
+  const bodyFile = join(workDir, 'body.bin');
+  const lines: string[] = [];
+  const scenarios: Scenario[] = [SCENARIOS.ceiling, SCENARIOS.checkLimit, SCENARIOS.checkLimitUserIp, SCENARIOS.checkLimits];
+  for (const s of scenarios) {
+    await expectOk(server.address, s);
+    writeFileSync(bodyFile, s.body);
+    // 30,000 calls as in docs/benchmarks.md; 2,000 batches (100,000 decisions).
+    const calls = s.decisionsPerCall > 1 ? 2_000 : 30_000;
+    const load = (requests: number) => h2load({ url: `http://${server.address}${s.path}`, bodyFile, clients: CLIENTS, streams: 32, requests, workDir });
+    await load(Math.round(calls / 3));
+    await untilRedisDecides(server.address);
+    const scriptsBefore = await commandCalls(redis);
+    const a = await allocationPerCall(server, calls, async () => {
+      const r = await load(calls);
+      if (r.failed > 0) throw new Error(`${s.name}: ${r.failed} of ${calls} calls failed`);
+    });
+    const undecided = s.scriptsPerCall === undefined ? 0 : Math.max(0, calls * s.scriptsPerCall - (await scriptCallsSince(redis, scriptsBefore)));
+    if (undecided) throw new Error(`${s.name}: ${undecided} keys not decided by Redis (server degraded)`);
+    const kb = (bytes: number) => (bytes / 1024).toFixed(1);
+    lines.push(`| ${s.name} | ${calls} | ${kb(a.totalBytes)} KB | ${kb(a.ownBytes)} KB |`);
+    log(`  ${s.name}: ${kb(a.totalBytes)} KB per call, ${kb(a.ownBytes)} KB in Floodgate's own code`);
+  }
+  process.stdout.write(`
+| Scenario | calls | allocated per call | in Floodgate's own code |
+| --- | ---: | ---: | ---: |
+${lines.join('\n')}\n`);
 }
 
 /** The exact body h2load will send must get grpc-status OK from a real HTTP/2 client. */
