@@ -9,6 +9,8 @@ export interface Allocation {
   totalBytes: number;
   /** The part allocated by Floodgate's own code (server and client SDK), not libraries or Node. */
   ownBytes: number;
+  /** The functions that allocated most, with their bytes per call. */
+  top: Array<[string, number]>;
 }
 
 /** Bytes the server allocates per call of `load` (which makes `calls` calls), from the heap sampler. */
@@ -16,7 +18,8 @@ export async function allocationPerCall(server: ServerProcess, calls: number, lo
   await toggle(server, (r) => r.started === true);
   await load();
   const r = await toggle(server, (r) => typeof r.total === 'number');
-  return { totalBytes: (r.total as number) / calls, ownBytes: (r.own as number) / calls };
+  const top = (r.top as Array<[string, number]>).map(([name, bytes]): [string, number] => [name, bytes / calls]);
+  return { totalBytes: (r.total as number) / calls, ownBytes: (r.own as number) / calls, top };
 }
 
 /** Signals the sampler and waits for its next line that `matches`. */

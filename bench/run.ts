@@ -312,7 +312,8 @@ async function measureAllocation(server: ServerProcess, redis: Redis, workDir: s
     if (undecided) throw new Error(`${s.name}: ${undecided} keys not decided by Redis (server degraded)`);
     const kb = (bytes: number) => (bytes / 1024).toFixed(1);
     lines.push(`| ${s.name} | ${calls} | ${kb(a.totalBytes)} KB | ${kb(a.ownBytes)} KB |`);
-    log(`  ${s.name}: ${kb(a.totalBytes)} KB per call, ${kb(a.ownBytes)} KB in Floodgate's own code`);
+    log(`  ${s.name}: ${kb(a.totalBytes)} KB per call, ${kb(a.ownBytes)} KB in Floodgate's own code; most by:`);
+    for (const [name, bytes] of a.top.slice(0, 15)) log(`    ${Math.round(bytes).toString().padStart(6)} B  ${name}`);
   }
   process.stdout.write(`
 | Scenario | calls | allocated per call | in Floodgate's own code |

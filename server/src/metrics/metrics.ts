@@ -1,4 +1,5 @@
 import { reasonToJSON, type Reason } from '@floodgate/client';
+import { status } from '@grpc/grpc-js';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { DecisionObserver, OutageSource, PolicyReloadSource, RedisObserver, RpcObserver } from './observers.js';
 
@@ -7,6 +8,44 @@ const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.
 
 function latency<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[]): Histogram<L> {
   return new Histogram({ name, help, labelNames, buckets: LATENCY_BUCKETS, registers: [registry] });
+}
+
+/**
+ * The labelled children of one metric, made once per pair of keys: a labels object per call
+ * (prom-client validates and hashes it) is most of what metrics cost on the hot path. The pairs
+ * are few (policies × results, methods × codes, commands); past `max` of them, which only
+ * unknown method paths from a hostile client could reach, a child is made per call and not kept.
+ */
+export class ChildCache<C> {
+  private readonly children = new Map<string, Map<string | number, C>>();
+  private size = 0;
+
+  constructor(
+    private readonly make: (a: string, b: string | number) => C,
+    private readonly max = 1_000,
+  ) {}
+
+  /** Every child kept. */
+  *values(): IterableIterator<C> {
+    for (const inner of this.children.values()) yield* inner.values();
+  }
+
+  get(a: string, b: string | number): C {
+    let inner = this.children.get(a);
+    const cached = inner?.get(b);
+    if (cached !== undefined) return cached;
+    const child = this.make(a, b);
+    if (this.size >= this.max) return child;
+    if (!inner) this.children.set(a, (inner = new Map()));
+    inner.set(b, child);
+    this.size++;
+    return child;
+  }
+}
+
+/** `result` label of a decision: REASON_OVER_LIMIT → over_limit. */
+function resultLabel(reason: Reason): string {
+  return reasonToJSON(reason).replace(/^REASON_/, '').toLowerCase();
 }
 
 /**
@@ -34,11 +73,28 @@ export class GatewayMetrics {
 
 /** A Floodgate server's metrics: the gateway's plus decisions, RPCs, Redis and outage state. */
 export class Metrics extends GatewayMetrics implements DecisionObserver, RpcObserver, RedisObserver {
+  /**
+   * Decisions are the one metric counted per check (a batch of 50 counts 50): they are counted
+   * here per label set, keyed by policy and reason × 2 + allowed, and handed to prom-client at
+   * scrape time, so a decision allocates nothing. The policies bound the label sets; none is dropped.
+   */
+  private readonly decisionCounts = new ChildCache(
+    (policy, key) => ({
+      labels: { policy, result: resultLabel((key as number) >> 1), allowed: String(((key as number) & 1) === 1) },
+      count: 0,
+    }),
+    Infinity,
+  );
+
   private readonly decisions = new Counter({
     name: 'floodgate_decisions_total',
     help: 'Rate-limit decisions by policy, reason and whether the request was let through',
     labelNames: ['policy', 'result', 'allowed'] as const,
     registers: [this.registry],
+    collect: () => {
+      this.decisions.reset();
+      for (const { labels, count } of this.decisionCounts.values()) this.decisions.inc(labels, count);
+    },
   });
 
   private readonly rpcDuration = latency(this.registry, 'floodgate_rpc_duration_seconds', 'gRPC call latency by method and status code', ['method', 'code']);
@@ -51,6 +107,11 @@ export class Metrics extends GatewayMetrics implements DecisionObserver, RpcObse
     labelNames: ['command'] as const,
     registers: [this.registry],
   });
+
+  // Keyed by method path and status code; by command.
+  private readonly rpcChildren = new ChildCache((path, code) => this.rpcDuration.labels(path.slice(1), status[code as number] ?? 'UNKNOWN'));
+  private readonly redisChildren = new ChildCache((command) => this.redisDuration.labels(command));
+  private readonly redisErrorChildren = new ChildCache((command) => this.redisErrors.labels(command));
 
   // Outage state and policy reloads belong to other parts; they are read at scrape time so the
   // exported value is always the owner's. Until a source is attached they read 0.
@@ -111,16 +172,15 @@ export class Metrics extends GatewayMetrics implements DecisionObserver, RpcObse
   }
 
   decision(policy: string, reason: Reason, allowed: boolean): void {
-    const result = reasonToJSON(reason).replace(/^REASON_/, '').toLowerCase();
-    this.decisions.inc({ policy, result, allowed: String(allowed) });
+    this.decisionCounts.get(policy, reason * 2 + (allowed ? 1 : 0)).count++;
   }
 
-  rpc(method: string, code: string, seconds: number): void {
-    this.rpcDuration.observe({ method, code }, seconds);
+  rpc(path: string, code: number, seconds: number): void {
+    this.rpcChildren.get(path, code).observe(seconds);
   }
 
   redisCommand(command: string, seconds: number, failed: boolean): void {
-    this.redisDuration.observe({ command }, seconds);
-    if (failed) this.redisErrors.inc({ command });
+    this.redisChildren.get(command, '').observe(seconds);
+    if (failed) this.redisErrorChildren.get(command, '').inc();
   }
 }

@@ -11,8 +11,8 @@ export interface DecisionObserver {
 }
 
 export interface RpcObserver {
-  /** One finished RPC: full method name, gRPC status code name, duration in seconds. */
-  rpc(method: string, code: string, seconds: number): void;
+  /** One finished RPC: method path (`/package.Service/Method`), gRPC status code, duration in seconds. */
+  rpc(path: string, code: number, seconds: number): void;
 }
 
 export interface RedisObserver {
