@@ -23,6 +23,7 @@ import { processCpuMs } from './process-cpu.js';
 import { commandCalls, redisCpuMs, scriptCallsSince } from './redis-info.js';
 import { formatReport, type Measured, type Row, type Target } from './report.js';
 import { rateLimiterFlexible } from './rlflex.js';
+import { redisErrorCount } from './server-metrics.js';
 import type { LoadResult } from './stats.js';
 
 const args = new Set(process.argv.slice(2));
@@ -131,7 +132,12 @@ async function measure(server: ServerProcess, redis: Redis, redisUrl: string, wo
     calls: number,
     load: () => Promise<LoadResult & { notOk?: number }>,
   ): Promise<Measured> => {
-    const [scriptsBefore, redisCpuBefore, serverCpuBefore] = [await commandCalls(redis), await redisCpuMs(redis), processCpuMs(serverPid)];
+    const [scriptsBefore, errorsBefore, redisCpuBefore, serverCpuBefore] = [
+      await commandCalls(redis),
+      await redisErrorCount(server.httpUrl),
+      await redisCpuMs(redis),
+      processCpuMs(serverPid),
+    ];
     const result = await load();
     const serverCpuUs = ((processCpuMs(serverPid) - serverCpuBefore) * 1000) / calls;
     const redisCpuUs = (((await redisCpuMs(redis)) - redisCpuBefore) * 1000) / calls;
@@ -140,7 +146,9 @@ async function measure(server: ServerProcess, redis: Redis, redisUrl: string, wo
     // script calls (round trips per hash slot) each one took.
     const scripts = await scriptCallsSince(redis, scriptsBefore);
     const decided = calls - (result.notOk ?? 0);
-    const undecided = s.scriptsPerCall === undefined ? 0 : Math.max(0, decided * s.scriptsPerCall - scripts);
+    // Keys never sent to Redis, plus keys whose reply came too late (answered degraded).
+    const late = (await redisErrorCount(server.httpUrl)) - errorsBefore;
+    const undecided = s.scriptsPerCall === undefined ? 0 : Math.max(0, decided * s.scriptsPerCall - scripts) + late;
     await expectOk(server.address, s);
     const { callsPerS, done, failed, p50Ms, p99Ms } = result;
     return { callsPerS, done, failed, p50Ms, p99Ms, scriptsPerCall: scripts / calls, undecided, serverCpuUs, redisCpuUs };
@@ -303,12 +311,13 @@ async function measureAllocation(server: ServerProcess, redis: Redis, workDir: s
     const load = (requests: number) => h2load({ url: `http://${server.address}${s.path}`, bodyFile, clients: CLIENTS, streams: 32, requests, workDir });
     await load(Math.round(calls / 3));
     await untilRedisDecides(server.address);
-    const scriptsBefore = await commandCalls(redis);
+    const [scriptsBefore, errorsBefore] = [await commandCalls(redis), await redisErrorCount(server.httpUrl)];
     const a = await allocationPerCall(server, calls, async () => {
       const r = await load(calls);
       if (r.failed > 0) throw new Error(`${s.name}: ${r.failed} of ${calls} calls failed`);
     });
-    const undecided = s.scriptsPerCall === undefined ? 0 : Math.max(0, calls * s.scriptsPerCall - (await scriptCallsSince(redis, scriptsBefore)));
+    const late = (await redisErrorCount(server.httpUrl)) - errorsBefore;
+    const undecided = s.scriptsPerCall === undefined ? 0 : Math.max(0, calls * s.scriptsPerCall - (await scriptCallsSince(redis, scriptsBefore))) + late;
     if (undecided) throw new Error(`${s.name}: ${undecided} keys not decided by Redis (server degraded)`);
     const kb = (bytes: number) => (bytes / 1024).toFixed(1);
     lines.push(`| ${s.name} | ${calls} | ${kb(a.totalBytes)} KB | ${kb(a.ownBytes)} KB |`);
