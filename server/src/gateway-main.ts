@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 import { allowlistFrom, loadStandaloneGatewayConfig } from './config/env.js';
 import { startGateway } from './gateway/app.js';
-import { GrpcBackend } from './gateway/backend.js';
 import { createLogger } from './log.js';
 import { GatewayMetrics } from './metrics/metrics.js';
 
@@ -30,16 +29,7 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
-  gateway = await startGateway({
-    host: config.httpHost,
-    port: config.httpPort,
-    backend: new GrpcBackend(config.grpcAddress, 2_000),
-    metrics: new GatewayMetrics(),
-    log,
-    adminTokens: config.adminTokens,
-    adminIpAllowlist: adminAllowlist,
-    trustedProxyHops: config.trustedProxyHops,
-  });
+  gateway = await startGateway({ config, grpcAddress: config.grpcAddress, adminIpAllowlist: adminAllowlist, metrics: new GatewayMetrics(), log });
   log.info({ grpcAddress: config.grpcAddress }, `gateway talking to Floodgate at ${config.grpcAddress}`);
 }
 

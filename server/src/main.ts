@@ -8,7 +8,6 @@ import { startGrpcServer } from './grpc/server.js';
 import { RateLimiter } from './limiter/rate-limiter.js';
 import { createLogger, type Logger } from './log.js';
 import type { IpAllowlist } from './net/ip.js';
-import { GrpcBackend } from './gateway/backend.js';
 import { startGateway } from './gateway/app.js';
 import { Metrics } from './metrics/metrics.js';
 import { DEFAULT_POLICIES } from './policy/policy.js';
@@ -109,16 +108,7 @@ async function main(): Promise<void> {
   });
   // The gateway reaches this process's gRPC port through the client SDK, like a standalone one.
   const gateway = config.httpEnabled
-    ? await startGateway({
-        host: config.httpHost,
-        port: config.httpPort,
-        backend: new GrpcBackend(`${loopbackOf(config.grpcHost)}:${grpc.port}`, 2_000),
-        metrics,
-        log,
-        adminTokens: config.adminTokens,
-        adminIpAllowlist: adminAllowlist,
-        trustedProxyHops: config.trustedProxyHops,
-      })
+    ? await startGateway({ config, grpcAddress: `${loopbackOf(config.grpcHost)}:${grpc.port}`, adminIpAllowlist: adminAllowlist, metrics, log })
     : undefined;
   readiness = new Readiness(grpc.health, () => policies.list().every((p) => p.failureMode === 'local'));
   if (store instanceof FailoverStore) readiness.storeAvailability(store.available);

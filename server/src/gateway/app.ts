@@ -5,11 +5,12 @@ import { status } from '@grpc/grpc-js';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { AdminAuth } from '../admin/admin-auth.js';
 import { requestIdFrom } from '../grpc/call.js';
+import type { GatewayConfig } from '../config/env.js';
 import type { Logger } from '../log.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import type { IpAllowlist } from '../net/ip.js';
 import { checkAdminIp } from './admin-ip.js';
-import type { GatewayBackend } from './backend.js';
+import { GrpcBackend, type GatewayBackend } from './backend.js';
 import { clientErrorResponse, httpErrorOf } from './errors.js';
 import { openApiDocument } from './openapi.js';
 import { API_ROUTES, type Access, type ApiRequest } from './routes.js';
@@ -142,22 +143,36 @@ function sendError(reply: FastifyReply, req: FastifyRequest, error: FloodgateErr
   return reply.code(httpStatus).header('x-request-id', req.id).type('application/json').send(error.toBody(req.id));
 }
 
-/** Builds the gateway and listens; logs "HTTP listening" with the bound port. */
-export async function startGateway(
-  o: Omit<GatewayOptions, 'version'> & { host: string; port: number },
-): Promise<{ app: FastifyInstance; port: number; close(): Promise<void> }> {
+/** How long the gateway waits for Floodgate's gRPC answer before a 503. */
+const BACKEND_DEADLINE_MS = 2_000;
+
+/**
+ * Builds the gateway from its configuration, talking to Floodgate at `grpcAddress` through the
+ * client SDK (the same for the in-process and the standalone gateway), and listens; logs
+ * "HTTP listening" with the bound port.
+ */
+export async function startGateway(o: {
+  config: GatewayConfig;
+  grpcAddress: string;
+  /** The validated ADMIN_IP_ALLOWLIST (validated by the caller, so a bad one exits before start). */
+  adminIpAllowlist: IpAllowlist;
+  metrics: GatewayMetrics;
+  log: Logger;
+}): Promise<{ app: FastifyInstance; port: number; close(): Promise<void> }> {
   const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  const app = buildGateway({ ...o, version });
-  await app.listen({ host: o.host, port: o.port });
+  const { httpHost: host, httpPort, adminTokens, trustedProxyHops } = o.config;
+  const backend = new GrpcBackend(o.grpcAddress, BACKEND_DEADLINE_MS);
+  const app = buildGateway({ backend, metrics: o.metrics, log: o.log, adminTokens, adminIpAllowlist: o.adminIpAllowlist, trustedProxyHops, version });
+  await app.listen({ host, port: httpPort });
   const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : o.port;
-  o.log.info({ httpPort: port }, `HTTP listening on ${o.host}:${port}`);
+  const port = typeof address === 'object' && address ? address.port : httpPort;
+  o.log.info({ httpPort: port }, `HTTP listening on ${host}:${port}`);
   return {
     app,
     port,
     close: async () => {
       await app.close();
-      o.backend.close();
+      backend.close();
     },
   };
 }
