@@ -53,6 +53,13 @@ export const MEMORY_MAX_USERS = 100_000;
  * scripts, on the memory store's bounded, expiring map.
  */
 export class MemoryTrackingStore implements T.TrackingStore {
+  /**
+   * Users by the time of their last update, oldest first (a Map keeps insertion order), pruned
+   * past two concurrency windows: counting "users active at once" walks these few instead of the
+   * whole users index on every event. The users index stays the truth; see activeAt().
+   */
+  private readonly recent: Index = new Map();
+
   constructor(
     private readonly store: MemoryStore,
     private readonly keys: KeySpace,
@@ -101,8 +108,7 @@ export class MemoryTrackingStore implements T.TrackingStore {
     this.capUsers(users, top);
     this.store.put(k.trackIndex('users'), users, now + GLOBAL_TTL_MS);
     this.store.put(k.trackIndex('top'), top, now + GLOBAL_TTL_MS);
-    let active = 0;
-    for (const last of users.values()) if (last > e.at - CONCURRENCY_WINDOW_MS) active++;
+    const active = this.activeAt(users, e.userId, e.at, now);
     for (const key of [k.trackIndex(`ph:${floorTo(e.at, HOUR_MS)}`), k.trackIndex(`pd:${floorTo(e.at, DAY_MS)}`)]) {
       const best = this.get<{ users: number; at: number }>(key, now);
       this.store.put(key, best && best.users >= active ? best : { users: active, at: e.at }, now + GLOBAL_TTL_MS);
@@ -258,6 +264,22 @@ export class MemoryTrackingStore implements T.TrackingStore {
 
   private now(): number {
     return this.clock.now();
+  }
+
+  /** Users whose last activity is within the concurrency window ending at `at`. */
+  private activeAt(users: Index, userId: string, at: number, now: number): number {
+    this.recent.delete(userId);
+    this.recent.set(userId, users.get(userId)!);
+    for (const [id, last] of this.recent) {
+      if (last > now - 2 * CONCURRENCY_WINDOW_MS) break;
+      this.recent.delete(id);
+    }
+    // An event from further back than the pruned horizon needs the whole index.
+    const candidates = at - CONCURRENCY_WINDOW_MS >= now - 2 * CONCURRENCY_WINDOW_MS ? this.recent.keys() : users.keys();
+    let active = 0;
+    // Read the index itself: a user reset or evicted since is no longer counted.
+    for (const id of candidates) if ((users.get(id) ?? -Infinity) > at - CONCURRENCY_WINDOW_MS) active++;
+    return active;
   }
 
   private capUsers(users: Index, top: Index): void {
