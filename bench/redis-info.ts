@@ -7,11 +7,16 @@ export async function commandCalls(redis: Redis): Promise<Record<string, number>
   return calls;
 }
 
-/** Script calls (EVALSHA plus EVAL, the NOSCRIPT fallback) since `before`. */
-export async function scriptCallsSince(redis: Redis, before: Record<string, number>): Promise<number> {
-  const now = await commandCalls(redis);
-  const delta = (cmd: string) => (now[cmd] ?? 0) - (before[cmd] ?? 0);
-  return delta('evalsha') + delta('eval');
+/** What Redis did between two `commandCalls` readings. */
+export function redisWorkBetween(before: Record<string, number>, after: Record<string, number>): { scripts: number; decisions: number } {
+  const delta = (cmd: string) => (after[cmd] ?? 0) - (before[cmd] ?? 0);
+  return {
+    // EVALSHA plus EVAL, the NOSCRIPT fallback; one call can hold several decisions on one hash tag.
+    scripts: delta('evalsha') + delta('eval'),
+    // Every rate-limit decision (all but refunds) starts with one EXISTS on the subject's block
+    // key, and Redis counts commands run inside scripts: its own count of the decisions it made.
+    decisions: delta('exists'),
+  };
 }
 
 /** used_memory from INFO memory, in bytes. */

@@ -20,10 +20,10 @@ import { h2load, h2loadSpread } from './h2load.js';
 import { memoryPerUser, type MemoryResult } from './memory.js';
 import { pacedLoad } from './paced.js';
 import { processCpuMs } from './process-cpu.js';
-import { commandCalls, redisCpuMs, scriptCallsSince } from './redis-info.js';
+import { commandCalls, redisCpuMs, redisWorkBetween } from './redis-info.js';
 import { formatReport, type Measured, type Row, type Target } from './report.js';
 import { rateLimiterFlexible } from './rlflex.js';
-import { redisErrorCount } from './server-metrics.js';
+import { fallbackDecisionCount } from './server-metrics.js';
 import type { LoadResult } from './stats.js';
 
 const args = new Set(process.argv.slice(2));
@@ -50,8 +50,8 @@ interface Scenario {
   name: string;
   path: string;
   body: Buffer;
-  /** Redis script calls each call must cause (one per key, each key its own hash slot). */
-  scriptsPerCall?: number;
+  /** Rate-limit keys each call decides, each in its own hash slot: at most one script call each. */
+  keysPerCall?: number;
   /** Decisions per call (checks in the batch). */
   decisionsPerCall: number;
 }
@@ -62,21 +62,21 @@ const SCENARIOS = {
     name: 'CheckLimit (user)',
     path: '/floodgate.v1.RateLimitService/CheckLimit',
     body: checkLimitBody({ policy: 'general', userId: 'bench-user' }),
-    scriptsPerCall: 1,
+    keysPerCall: 1,
     decisionsPerCall: 1,
   },
   checkLimitUserIp: {
     name: 'CheckLimit (user + IP)',
     path: '/floodgate.v1.RateLimitService/CheckLimit',
     body: checkLimitBody({ policy: 'general', userId: 'bench-user2', ip: '10.9.8.7' }),
-    scriptsPerCall: 2,
+    keysPerCall: 2,
     decisionsPerCall: 1,
   },
   checkLimits: {
     name: `CheckLimits (${BATCH} users)`,
     path: '/floodgate.v1.RateLimitService/CheckLimits',
     body: checkLimitsBody(BATCH, 'general', 'bench-batch-'),
-    scriptsPerCall: BATCH,
+    keysPerCall: BATCH,
     decisionsPerCall: BATCH,
   },
   recordActivity: {
@@ -132,23 +132,13 @@ async function measure(server: ServerProcess, redis: Redis, redisUrl: string, wo
     calls: number,
     load: () => Promise<LoadResult & { notOk?: number }>,
   ): Promise<Measured> => {
-    const [scriptsBefore, errorsBefore, redisCpuBefore, serverCpuBefore] = [
-      await commandCalls(redis),
-      await redisErrorCount(server.httpUrl),
-      await redisCpuMs(redis),
-      processCpuMs(serverPid),
-    ];
+    const [before, redisCpuBefore, serverCpuBefore] = [await countsNow(server, redis), await redisCpuMs(redis), processCpuMs(serverPid)];
     const result = await load();
     const serverCpuUs = ((processCpuMs(serverPid) - serverCpuBefore) * 1000) / calls;
     const redisCpuUs = (((await redisCpuMs(redis)) - redisCpuBefore) * 1000) / calls;
     if (result.failed > 0) throw new Error(`${s.name}: ${result.failed} of ${calls} calls failed`);
-    // h2load sees only HTTP 200: Redis's script count shows every call was decided, and how many
-    // script calls (round trips per hash slot) each one took.
-    const scripts = await scriptCallsSince(redis, scriptsBefore);
-    const decided = calls - (result.notOk ?? 0);
-    // Keys never sent to Redis, plus keys whose reply came too late (answered degraded).
-    const late = (await redisErrorCount(server.httpUrl)) - errorsBefore;
-    const undecided = s.scriptsPerCall === undefined ? 0 : Math.max(0, decided * s.scriptsPerCall - scripts) + late;
+    // h2load sees only HTTP 200: Redis's own counts show every key was decided there.
+    const { scripts, undecided } = await decidedSince(server, redis, before, (calls - (result.notOk ?? 0)) * (s.keysPerCall ?? 0));
     await expectOk(server.address, s);
     const { callsPerS, done, failed, p50Ms, p99Ms } = result;
     return { callsPerS, done, failed, p50Ms, p99Ms, scriptsPerCall: scripts / calls, undecided, serverCpuUs, redisCpuUs };
@@ -270,11 +260,11 @@ async function measure(server: ServerProcess, redis: Redis, redisUrl: string, wo
         [SCENARIOS.checkLimits, checkLimits],
       ] as const
     ).map(([s, r]) => ({
-      name: `Redis script calls per ${s.name} = hash slots touched (${s.scriptsPerCall})`,
+      name: `Redis script calls per ${s.name} ≤ hash slots touched (${s.keysPerCall})`,
       value: r.scriptsPerCall,
-      goal: s.scriptsPerCall,
+      goal: s.keysPerCall,
       unit: '',
-      exact: true,
+      atMost: true,
     })),
   ];
   const perDecisionUs = checkLimits.serverCpuUs / BATCH;
@@ -311,13 +301,12 @@ async function measureAllocation(server: ServerProcess, redis: Redis, workDir: s
     const load = (requests: number) => h2load({ url: `http://${server.address}${s.path}`, bodyFile, clients: CLIENTS, streams: 32, requests, workDir });
     await load(Math.round(calls / 3));
     await untilRedisDecides(server.address);
-    const [scriptsBefore, errorsBefore] = [await commandCalls(redis), await redisErrorCount(server.httpUrl)];
+    const before = await countsNow(server, redis);
     const a = await allocationPerCall(server, calls, async () => {
       const r = await load(calls);
       if (r.failed > 0) throw new Error(`${s.name}: ${r.failed} of ${calls} calls failed`);
     });
-    const late = (await redisErrorCount(server.httpUrl)) - errorsBefore;
-    const undecided = s.scriptsPerCall === undefined ? 0 : Math.max(0, calls * s.scriptsPerCall - (await scriptCallsSince(redis, scriptsBefore))) + late;
+    const { undecided } = await decidedSince(server, redis, before, calls * (s.keysPerCall ?? 0));
     if (undecided) throw new Error(`${s.name}: ${undecided} keys not decided by Redis (server degraded)`);
     const kb = (bytes: number) => (bytes / 1024).toFixed(1);
     lines.push(`| ${s.name} | ${calls} | ${kb(a.totalBytes)} KB | ${kb(a.ownBytes)} KB |`);
@@ -330,13 +319,33 @@ async function measureAllocation(server: ServerProcess, redis: Redis, workDir: s
 ${lines.join('\n')}\n`);
 }
 
+interface Counts {
+  commands: Record<string, number>;
+  fallbacks: number;
+}
+
+async function countsNow(server: ServerProcess, redis: Redis): Promise<Counts> {
+  return { commands: await commandCalls(redis), fallbacks: await fallbackDecisionCount(server.httpUrl) };
+}
+
+/**
+ * The script calls since `before`, and how many of the `keys` a run should have had decided by
+ * Redis were not: fewer decisions in Redis's own counts than keys, or keys the server answered
+ * by a failure mode (a reply that came too late still counts as a decision in Redis).
+ */
+async function decidedSince(server: ServerProcess, redis: Redis, before: Counts, keys: number): Promise<{ scripts: number; undecided: number }> {
+  const now = await countsNow(server, redis);
+  const { scripts, decisions } = redisWorkBetween(before.commands, now.commands);
+  return { scripts, undecided: keys === 0 ? 0 : Math.max(keys - decisions, now.fallbacks - before.fallbacks) };
+}
+
 /** The exact body h2load will send must get grpc-status OK from a real HTTP/2 client. */
 async function expectOk(address: string, s: Scenario): Promise<void> {
   const reply = await postGrpc(address, s.path, s.body);
   if (reply.httpStatus !== 200 || reply.grpcStatus !== GRPC_OK) {
     throw new Error(`${s.name}: HTTP ${reply.httpStatus}, grpc-status ${reply.grpcStatus} ${reply.grpcMessage}`);
   }
-  if (s.path.endsWith('/CheckLimit') && CheckLimitResponse.decode(reply.message).statuses.length !== s.scriptsPerCall) {
+  if (s.path.endsWith('/CheckLimit') && CheckLimitResponse.decode(reply.message).statuses.length !== s.keysPerCall) {
     throw new Error(`${s.name}: response does not hold one status per key`);
   }
   if (s.path.endsWith('/CheckLimits') && CheckLimitsResponse.decode(reply.message).results.some((r) => !r.response)) {

@@ -64,6 +64,7 @@ async function main(): Promise<void> {
           callTimeoutMs: config.redisCommandTimeoutMs,
           failureThreshold: config.redisFailureThreshold,
           log,
+          fallbacks: metrics,
           onAvailabilityChange: (available) => {
             readiness?.storeAvailability(available);
             if (available) void trackingBuffer?.flush();

@@ -4,8 +4,11 @@ import { RateLimiter } from '../../server/src/limiter/rate-limiter.js';
 import { Metrics } from '../../server/src/metrics/metrics.js';
 import { IpAllowlist } from '../../server/src/net/ip.js';
 import { StaticPolicySource } from '../../server/src/policy/policy-source.js';
+import { FailoverStore } from '../../server/src/store/failover-store.js';
 import { KeySpace } from '../../server/src/store/keys.js';
+import { MemoryStore } from '../../server/src/store/memory-store.js';
 import { RedisStore } from '../../server/src/store/redis-store.js';
+import { createLogger } from '../../server/src/log.js';
 import { RedisServer } from '../support/redis-server.js';
 import { policy, uniquePrefix } from '../support/stack.js';
 
@@ -61,6 +64,33 @@ describe('metrics from the limiter and the Redis store', () => {
     await expect(store.ping()).rejects.toThrow(/store unavailable/);
     expect(await sample(metrics, 'floodgate_redis_errors_total{command="fg_sliding_log"}')).toBe(1);
     expect(await sample(metrics, 'floodgate_redis_errors_total{command="ping"}')).toBe(1);
+  });
+
+  it('counts the keys decided by each failure mode while Redis does not answer, and none while it does', async () => {
+    const redis = await RedisServer.start();
+    let redisUp = true;
+    cleanup.push(async () => {
+      if (redisUp) await redis.stop();
+    });
+    const metrics = new Metrics();
+    const primary = await RedisStore.connect({ target: { kind: 'single', url: redis.url }, commandTimeoutMs: 500, connectTimeoutMs: 5_000 });
+    const clock = new ManualClock();
+    const store = new FailoverStore({ primary, local: new MemoryStore(clock), probeIntervalMs: 60_000, callTimeoutMs: 500, failureThreshold: 3, log: createLogger('silent'), fallbacks: metrics });
+    cleanup.push(() => store.close());
+    const policies = [policy({ name: 'loc', failureMode: 'local' }), policy({ name: 'opn', failureMode: 'open' }), policy({ name: 'cls', failureMode: 'closed' })];
+    const limiter = new RateLimiter({ store, policies: new StaticPolicySource(policies), keys: new KeySpace(uniquePrefix()), clock, allowlist: new IpAllowlist([]), maxBatch: 10 });
+    const checks = (ip: string) => policies.map((p) => ({ policy: p.name, userId: 'u', ip, dryRun: false, recordActivity: '', sessionId: '' }));
+
+    await limiter.checkMany(checks(''));
+    expect(await sample(metrics, 'floodgate_fallback_decisions_total{failure_mode="local"}')).toBeUndefined();
+
+    await redis.stop();
+    redisUp = false;
+    // Every policy limits by user here; with an IP as well each check decides two keys.
+    await limiter.checkMany([...checks(''), ...checks('192.0.2.1')]);
+    expect(await sample(metrics, 'floodgate_fallback_decisions_total{failure_mode="local"}')).toBe(3);
+    expect(await sample(metrics, 'floodgate_fallback_decisions_total{failure_mode="open"}')).toBe(3);
+    expect(await sample(metrics, 'floodgate_fallback_decisions_total{failure_mode="closed"}')).toBe(3);
   });
 
   it('reads the outage state and policy reloads from their owners at every scrape', async () => {

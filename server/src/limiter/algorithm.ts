@@ -33,15 +33,15 @@ export interface MemoryResult<S> {
  * One rate-limit algorithm, in two implementations with the same semantics: a Lua script that
  * runs atomically in Redis, and a function over in-process state for the memory store.
  *
- * The script's contract: KEYS[1] state key, KEYS[2] block key; ARGV now, window, limit, cost,
- * burst, member, mode (0 consume, 1 peek, 2 refund). It returns
+ * The body's contract (see scriptOf): locals key, now, window, limit, cost, burst, member, mode
+ * (0 consume, 1 peek, 2 refund) and the upvalue ttl_slack; it returns
  * {status (1 allowed, 0 denied, -1 blocked), remaining, reset_after_ms, retry_after_ms}.
  */
 export interface Algorithm<S = unknown> {
   readonly name: AlgorithmName;
   /** Short suffix of the state key. */
   readonly keySuffix: string;
-  /** Script body, run after the shared prelude that parses ARGV and checks the block key. */
+  /** Body of one decision, run after the block key check (see scriptOf). */
   readonly lua: string;
   memory(state: S | undefined, now: number, args: LimitArgs, mode: Mode): MemoryResult<S>;
 }
@@ -55,21 +55,35 @@ export const MODE_CODE: Record<Mode, number> = { consume: 0, peek: 1, refund: 2 
  */
 export const TTL_SLACK_MS = 1_000;
 
-/** Shared head of every script: arguments as locals, and the block check before any counting. */
-export const LUA_PRELUDE = `
+/** ARGV entries per decision in a script call. */
+export const ARGS_PER_DECISION = 7;
+
+/**
+ * The script of an algorithm: its body becomes a function of one decision, run for every
+ * (state key, block key) pair in KEYS with 7 ARGV each (now, window, limit, cost, burst, member,
+ * mode), in order; the reply is 4 numbers per decision. Several decisions on keys of one hash
+ * tag thus run as one script call, atomically and in arrival order (see store/coalescer.ts).
+ */
+export function scriptOf(algorithm: Pick<Algorithm, 'lua'>): string {
+  return `
 local ttl_slack = ${TTL_SLACK_MS}
-local key = KEYS[1]
-local now = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-local limit = tonumber(ARGV[3])
-local cost = tonumber(ARGV[4])
-local burst = tonumber(ARGV[5])
-local member = ARGV[6]
-local mode = tonumber(ARGV[7])
-if mode ~= 2 and redis.call('EXISTS', KEYS[2]) == 1 then
-  return {-1, 0, 0, 0}
+local function decide(key, block, now, window, limit, cost, burst, member, mode)
+  if mode ~= 2 and redis.call('EXISTS', block) == 1 then
+    return {-1, 0, 0, 0}
+  end
+${algorithm.lua}
 end
+local out = {}
+for i = 1, #KEYS / 2 do
+  local a = (i - 1) * ${ARGS_PER_DECISION}
+  local r = decide(KEYS[2 * i - 1], KEYS[2 * i], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]),
+    tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5]), ARGV[a + 6], tonumber(ARGV[a + 7]))
+  local o = (i - 1) * 4
+  out[o + 1], out[o + 2], out[o + 3], out[o + 4] = r[1], r[2], r[3], r[4]
+end
+return out
 `;
+}
 
 export function outcome(allowed: boolean, remaining: number, resetAfterMs: number, retryAfterMs: number): LimitOutcome {
   return {

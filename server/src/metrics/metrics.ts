@@ -1,7 +1,8 @@
 import { reasonToJSON, type Reason } from '@floodgate/client';
 import { status } from '@grpc/grpc-js';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { DecisionObserver, OutageSource, PolicyReloadSource, RedisObserver, RpcObserver } from './observers.js';
+import type { FailureMode } from '../policy/policy.js';
+import type { DecisionObserver, FallbackObserver, OutageSource, PolicyReloadSource, RedisObserver, RpcObserver } from './observers.js';
 
 /** Seconds, 0.1 ms to 2.5 s: a Redis round trip on loopback is well under 1 ms, a deadline about 1 s. */
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -72,7 +73,7 @@ export class GatewayMetrics {
 }
 
 /** A Floodgate server's metrics: the gateway's plus decisions, RPCs, Redis and outage state. */
-export class Metrics extends GatewayMetrics implements DecisionObserver, RpcObserver, RedisObserver {
+export class Metrics extends GatewayMetrics implements DecisionObserver, RpcObserver, RedisObserver, FallbackObserver {
   /**
    * Decisions are the one metric counted per check (a batch of 50 counts 50): they are counted
    * here per label set, keyed by policy and reason × 2 + allowed, and handed to prom-client at
@@ -105,6 +106,13 @@ export class Metrics extends GatewayMetrics implements DecisionObserver, RpcObse
     name: 'floodgate_redis_errors_total',
     help: 'Redis commands that failed (error reply, timeout or no connection) by command',
     labelNames: ['command'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly fallbacks = new Counter({
+    name: 'floodgate_fallback_decisions_total',
+    help: 'Rate-limit keys decided by their policy failure mode (local, open, closed) because Redis did not answer',
+    labelNames: ['failure_mode'] as const,
     registers: [this.registry],
   });
 
@@ -177,6 +185,10 @@ export class Metrics extends GatewayMetrics implements DecisionObserver, RpcObse
 
   rpc(path: string, code: number, seconds: number): void {
     this.rpcChildren.get(path, code).observe(seconds);
+  }
+
+  fallback(failureMode: FailureMode, keys: number): void {
+    this.fallbacks.inc({ failure_mode: failureMode }, keys);
   }
 
   redisCommand(command: string, seconds: number, failed: boolean): void {

@@ -4,6 +4,7 @@
  * main.ts connects them to the one Metrics object.
  */
 import type { Reason } from '@floodgate/client';
+import type { FailureMode } from '../policy/policy.js';
 
 export interface DecisionObserver {
   /** One answered check: its policy, its reason and whether it was let through. */
@@ -18,6 +19,11 @@ export interface RpcObserver {
 export interface RedisObserver {
   /** One Redis command or script call and whether it failed. */
   redisCommand(command: string, seconds: number, failed: boolean): void;
+}
+
+export interface FallbackObserver {
+  /** `keys` rate-limit keys decided by their policy's failure mode because Redis did not answer. */
+  fallback(failureMode: FailureMode, keys: number): void;
 }
 
 export const noDecisions: DecisionObserver = { decision: () => {} };

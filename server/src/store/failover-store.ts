@@ -1,6 +1,7 @@
 import { FloodgateError } from '@floodgate/client';
 import { withDeadline } from '../deadline.js';
 import type { Logger } from '../log.js';
+import type { FallbackObserver } from '../metrics/observers.js';
 import { isUnavailable, type LimitCall, type Store, type StoreOutcome } from './store.js';
 
 /** A shared store that can tell whether its connection is up (ioredis status 'ready'). */
@@ -29,6 +30,8 @@ export interface FailoverStoreOptions {
   log: Logger;
   /** Called when the primary becomes unreachable (false) and when it answers again (true). */
   onAvailabilityChange?: (available: boolean) => void;
+  /** Told how many keys each fallback decided, by failure mode (metrics). */
+  fallbacks?: FallbackObserver;
 }
 
 /**
@@ -106,6 +109,13 @@ export class FailoverStore implements Store {
 
   private async fallback(calls: readonly LimitCall[], now: number): Promise<StoreOutcome[]> {
     const local = calls.filter((c) => c.failureMode === 'local');
+    if (this.o.fallbacks) {
+      if (local.length) this.o.fallbacks.fallback('local', local.length);
+      for (const mode of ['open', 'closed'] as const) {
+        const keys = calls.filter((c) => c.failureMode === mode).length;
+        if (keys) this.o.fallbacks.fallback(mode, keys);
+      }
+    }
     const localOutcomes = local.length ? await this.o.local.limit(local, now) : [];
     let next = 0;
     return calls.map((call): StoreOutcome => {

@@ -53,6 +53,13 @@ export class KeySpace {
   }
 }
 
+/** The hash tag of a key (what Cluster hashes to pick its slot): `{u:alice}` of `fg:{u:alice}:rl:ai:sl`. */
+export function hashTagOf(key: string): string {
+  const open = key.indexOf('{');
+  const close = key.indexOf('}', open + 1);
+  return open >= 0 && close > open + 1 ? key.slice(open, close + 1) : key;
+}
+
 export function escapeId(id: string): string {
   return encodeURIComponent(id);
 }

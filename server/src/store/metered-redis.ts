@@ -31,8 +31,15 @@ function metered<B extends Constructor<CommandSender>>(Base: B) {
     }
 
     override defineCommand(name: string, definition: Definition): void {
-      this.scriptNames.set(sha1(definition.lua), name);
+      this.nameScript(name, definition.lua);
       super.defineCommand(name, definition);
+    }
+
+    /** Reports EVALSHA / EVAL of `lua` under `name`; returns its SHA1. */
+    nameScript(name: string, lua: string): string {
+      const sha = sha1(lua);
+      this.scriptNames.set(sha, name);
+      return sha;
     }
 
     override sendCommand(command: Command, ...rest: any[]): unknown {
@@ -44,8 +51,10 @@ function metered<B extends Constructor<CommandSender>>(Base: B) {
         const done = (failed: boolean) => observer.redisCommand(name, (performance.now() - started) / 1000, failed);
         command.promise.then(
           () => done(false),
-          // NOSCRIPT is the normal first step of loading a script (ioredis then sends EVAL).
-          (err: Error) => done(!err.message.startsWith('NOSCRIPT')),
+          // NOSCRIPT is the normal first step of loading a script; the EVAL sent next is counted.
+          (err: Error) => {
+            if (!err.message.startsWith('NOSCRIPT')) done(true);
+          },
         );
       }
       return super.sendCommand(command, ...rest);

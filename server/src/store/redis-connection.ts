@@ -27,7 +27,7 @@ export interface RedisConnectionOptions {
   observer?: RedisObserver;
 }
 
-export type RedisClient = Redis | Cluster;
+export type RedisClient = InstanceType<typeof MeteredRedis> | InstanceType<typeof MeteredCluster>;
 
 /** Reconnect quickly at first, then every 2 s at most, forever: Floodgate must find Redis again by itself. */
 const reconnectDelay = (times: number): number => Math.min(50 * 2 ** times, 2_000);
@@ -50,9 +50,8 @@ export function boundedOptions(o: Pick<RedisConnectionOptions, 'commandTimeoutMs
 
 /** One ioredis client for any of the three topologies, not yet connected (call `connect()`). */
 export function createRedisClient(o: RedisConnectionOptions): RedisClient {
-  if (!o.observer) return newClient(o, Redis, Cluster);
   const client = newClient(o, MeteredRedis, MeteredCluster);
-  client.observe(o.observer);
+  if (o.observer) client.observe(o.observer);
   return client;
 }
 
