@@ -61,7 +61,6 @@ async function main(): Promise<void> {
           primary: backend,
           local: new MemoryStore(systemClock),
           probeIntervalMs: config.redisProbeIntervalMs,
-          callTimeoutMs: config.redisCommandTimeoutMs,
           failureThreshold: config.redisFailureThreshold,
           log,
           fallbacks: metrics,

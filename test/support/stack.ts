@@ -89,7 +89,6 @@ export async function limiterStack(
           primary: backend,
           local: new MemoryStore(clock),
           probeIntervalMs: opts.failover.probeIntervalMs,
-          callTimeoutMs: opts.failover.commandTimeoutMs,
           failureThreshold: opts.failover.failureThreshold ?? 3,
           log: silentLog,
           onAvailabilityChange: (available) => listener?.(available),

@@ -81,11 +81,14 @@ export function unary<Req, Res>(
 ): handleUnaryCall<Req, Res> {
   return (call: ServerUnaryCall<Req, Res>, callback) => {
     const ctx = new LazyContext(log, method, call.metadata);
-    const run = async () => {
+    let result: Promise<Res>;
+    try {
       if (call.request instanceof UndecodableRequest) throw FloodgateError.invalid('request', `is not a valid ${method} request: ${call.request.problem}`);
-      return handler(call.request, ctx);
-    };
-    run().then(
+      result = handler(call.request, ctx);
+    } catch (err) {
+      result = Promise.reject(err);
+    }
+    result.then(
       (res) => callback(null, res),
       (err: unknown) => {
         const e = err instanceof FloodgateError ? err : undefined;

@@ -43,6 +43,9 @@ interface Target {
   limit: number;
 }
 
+/** The keys' outcomes in order; the first `consumed` of them consumed. */
+type Outcomes = StoreOutcome[] & { consumed: number };
+
 const SCOPE_PROTO: Record<ScopeName, Scope> = { user: Scope.SCOPE_USER, ip: Scope.SCOPE_IP };
 
 /**
@@ -56,11 +59,15 @@ export class RateLimiter {
 
   constructor(private readonly deps: RateLimiterDeps) {}
 
-  async check(req: CheckLimitRequest): Promise<CheckLimitResponse> {
-    const res = await this.decide(req);
+  /** Decides one request; every answered check is told to the decision observer. */
+  check(req: CheckLimitRequest): Promise<CheckLimitResponse> {
+    return this.decide(req).then(this.observed);
+  }
+
+  private readonly observed = (res: CheckLimitResponse): CheckLimitResponse => {
     (this.deps.decisions ?? noDecisions).decision(res.policy, res.reason, res.allowed);
     return res;
-  }
+  };
 
   private async decide(req: CheckLimitRequest): Promise<CheckLimitResponse> {
     const policy = this.policy(req.policy);
@@ -84,18 +91,26 @@ export class RateLimiter {
 
     const mode: Mode = req.dryRun ? 'peek' : 'consume';
     const calls = this.calls(policy, targets, cost, mode);
-    const { outcomes, consumed } = await this.run(calls, now);
+    const outcomes = await this.run(calls, now);
 
-    const blocked = outcomes.some((o) => o.blocked);
-    const allowed = !blocked && outcomes.every((o) => o.allowed);
-    const degraded = outcomes.some((o) => o.degraded);
-    // Keys that allowed while another denied spend nothing: refunded, and reported as unspent
-    // (a dry run reports the same numbers as the real check would).
-    const unspent = new Set<number>();
-    if (!allowed) outcomes.forEach((o, i) => o.allowed && unspent.add(i));
-    const refunds = [...unspent].filter((i) => i < consumed);
-    if (refunds.length) await this.deps.store.limit(refunds.map((i) => ({ ...calls[i]!, mode: 'refund' })), now);
-    const statuses = outcomes.map((o, i) => toStatus(policy, targets[i]!, unspent.has(i) ? restore(o, cost) : o));
+    let blocked = false;
+    let allowed = true;
+    let degraded = false;
+    for (const o of outcomes) {
+      blocked ||= o.blocked;
+      allowed &&= o.allowed;
+      degraded ||= o.degraded !== undefined;
+    }
+    allowed &&= !blocked;
+    const statuses: LimitStatus[] = [];
+    for (let i = 0; i < outcomes.length; i++) {
+      // Keys that allowed while another denied spend nothing: refunded (when they consumed), and
+      // reported as unspent (a dry run reports the same numbers as the real check would).
+      const unspent = !allowed && outcomes[i]!.allowed;
+      statuses.push(toStatus(policy, targets[i]!, unspent ? restore(outcomes[i]!, cost) : outcomes[i]!));
+    }
+    const refunds = allowed ? [] : calls.filter((c, i) => i < outcomes.consumed && outcomes[i]!.allowed);
+    if (refunds.length) await this.deps.store.limit(refunds.map((c) => ({ ...c, mode: 'refund' })), now);
     const reason = reasonOf(outcomes, blocked, allowed);
     const admitted = allowed || (policy.shadow && !blocked);
     if (activity && admitted && mode === 'consume') await this.deps.tracker!.record(activity);
@@ -103,17 +118,17 @@ export class RateLimiter {
   }
 
   /**
-   * The keys' outcomes, and how many of them (from the first) consumed. On one Redis node all
+   * The keys' outcomes, with how many of them (from the first) consumed. On one Redis node all
    * keys go together: each request's scripts run back to back. On a Cluster the user and IP keys
    * live on different nodes, and a burst run all at once can spend one key on requests the other
    * denies, so that fewer than the limit pass; there each key consumes only after the previous
    * one allowed, and the keys after a deny are only peeked.
    */
-  private async run(calls: LimitCall[], now: number): Promise<{ outcomes: StoreOutcome[]; consumed: number }> {
+  private async run(calls: LimitCall[], now: number): Promise<Outcomes> {
     const store = this.deps.store;
     const consuming = calls[0]?.mode === 'consume';
     if (!consuming || calls.length < 2 || store.kind !== 'cluster') {
-      return { outcomes: await store.limit(calls, now), consumed: consuming ? calls.length : 0 };
+      return Object.assign(await store.limit(calls, now), { consumed: consuming ? calls.length : 0 });
     }
     const outcomes: StoreOutcome[] = [];
     for (const call of calls) {
@@ -124,7 +139,7 @@ export class RateLimiter {
     const consumed = outcomes.length;
     const rest = calls.slice(consumed).map((c): LimitCall => ({ ...c, mode: 'peek' }));
     if (rest.length) outcomes.push(...(await store.limit(rest, now)));
-    return { outcomes, consumed };
+    return Object.assign(outcomes, { consumed });
   }
 
   /** The activity to record with this check (validated before anything is counted). */

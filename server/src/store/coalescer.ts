@@ -5,8 +5,9 @@ import type { LimitCall } from './store.js';
 /** Runs an algorithm's script (see scriptOf) over (state key, block key) pairs; resolves with its flat reply. */
 export type ScriptRunner = (algorithm: Algorithm<any>, keys: string[], argv: Array<string | number>) => Promise<number[]>;
 
+/** Resolves with a one-element array: what a store's limit() of one call returns, without another promise. */
 interface Waiter {
-  resolve(outcome: LimitOutcome): void;
+  resolve(outcome: [LimitOutcome]): void;
   reject(err: unknown): void;
 }
 
@@ -36,7 +37,7 @@ export class Coalescer {
     private readonly maxPerScript: number,
   ) {}
 
-  decide(call: LimitCall, now: number): Promise<LimitOutcome> {
+  decide(call: LimitCall, now: number): Promise<[LimitOutcome]> {
     const id = call.algorithm.name + hashTagOf(call.key);
     let group = this.groups.get(id);
     if (!group) {
@@ -48,7 +49,7 @@ export class Coalescer {
     // The ARGV layout scriptOf reads.
     group.argv.push(now, windowMs, limit, cost, burst, member, MODE_CODE[call.mode]);
     const waiters = group.waiters;
-    const outcome = new Promise<LimitOutcome>((resolve, reject) => waiters.push({ resolve, reject }));
+    const outcome = new Promise<[LimitOutcome]>((resolve, reject) => waiters.push({ resolve, reject }));
     if (waiters.length >= this.maxPerScript) {
       this.groups.delete(id);
       this.send(group);
@@ -70,7 +71,7 @@ export class Coalescer {
   private send({ algorithm, keys, argv, waiters }: Group): void {
     this.run(algorithm, keys, argv).then(
       (reply) => {
-        for (let i = 0; i < waiters.length; i++) waiters[i]!.resolve(toOutcome(reply, i * 4));
+        for (let i = 0; i < waiters.length; i++) waiters[i]!.resolve([toOutcome(reply, i * 4)]);
       },
       (err: unknown) => {
         for (const w of waiters) w.reject(err);

@@ -1,10 +1,11 @@
-import { FloodgateError } from '@floodgate/client';
-import { withDeadline } from '../deadline.js';
 import type { Logger } from '../log.js';
 import type { FallbackObserver } from '../metrics/observers.js';
 import { isUnavailable, type LimitCall, type Store, type StoreOutcome } from './store.js';
 
-/** A shared store that can tell whether its connection is up (ioredis status 'ready'). */
+/**
+ * A shared store that can tell whether its connection is up (ioredis status 'ready'). It bounds
+ * its own calls: one not answered within its timeout fails UNAVAILABLE.
+ */
 export interface SharedStore extends Store {
   readonly connected: boolean;
 }
@@ -16,12 +17,6 @@ export interface FailoverStoreOptions {
   local: Store;
   /** How often to ping the primary while it is unreachable. */
   probeIntervalMs: number;
-  /**
-   * A primary call not answered by then counts as unreachable. The Redis client's command
-   * timeout should fire first; this also bounds what it does not cover (Cluster redirections
-   * and retries while a node is down).
-   */
-  callTimeoutMs: number;
   /**
    * Consecutive failed calls, with the connection still up, after which the primary is declared
    * unreachable; any answered call resets the count. A lost connection declares it at once.
@@ -63,7 +58,7 @@ export class FailoverStore implements Store {
     if (!this.up) return this.fallback(calls, now);
     if (calls.length === 1) return this.limitOne(calls, now);
     // One call per key: a failure replaces only the outcomes that are missing.
-    const settled = await Promise.allSettled(calls.map((call) => this.bounded(this.o.primary.limit([call], now))));
+    const settled = await Promise.allSettled(calls.map((call) => this.o.primary.limit([call], now)));
     const failed: number[] = [];
     settled.forEach((r, i) => {
       if (r.status === 'rejected') {
@@ -84,7 +79,7 @@ export class FailoverStore implements Store {
   private async limitOne(calls: readonly LimitCall[], now: number): Promise<StoreOutcome[]> {
     let outcomes: StoreOutcome[];
     try {
-      outcomes = await this.bounded(this.o.primary.limit(calls, now));
+      outcomes = await this.o.primary.limit(calls, now);
     } catch (err) {
       if (!isUnavailable(err)) throw err;
       this.failed(err as Error, 1);
@@ -101,10 +96,6 @@ export class FailoverStore implements Store {
   async close(): Promise<void> {
     clearInterval(this.probe);
     await Promise.all([this.o.primary.close(), this.o.local.close()]);
-  }
-
-  private bounded<T>(p: Promise<T>): Promise<T> {
-    return withDeadline(p, this.o.callTimeoutMs, () => FloodgateError.unavailable(`store did not answer within ${this.o.callTimeoutMs} ms`));
   }
 
   private async fallback(calls: readonly LimitCall[], now: number): Promise<StoreOutcome[]> {
@@ -155,7 +146,7 @@ export class FailoverStore implements Store {
     if (this.probing) return;
     this.probing = true;
     try {
-      await this.bounded(this.o.primary.ping());
+      await this.o.primary.ping();
       clearInterval(this.probe);
       this.probe = undefined;
       this.up = true;

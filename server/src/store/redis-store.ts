@@ -17,6 +17,8 @@ export class RedisStore implements Store {
   private constructor(
     readonly kind: StoreKind,
     readonly client: RedisClient,
+    /** Bounds every script call and ping, Cluster redirections and retries included. */
+    private readonly callTimeoutMs: number,
   ) {
     const scripts = new Map(
       Object.values(ALGORITHM_IMPLS).map((algorithm) => {
@@ -28,9 +30,12 @@ export class RedisStore implements Store {
     // its first key only for commands it knows, and a script call here starts with the key count.
     this.coalescer = new Coalescer((algorithm, keys, argv) => {
       const { lua, sha } = scripts.get(algorithm.name)!;
-      return (client.evalsha(sha, keys.length, ...keys, ...argv) as Promise<number[]>).catch((err: Error) => {
+      const reply = (client.evalsha(sha, keys.length, ...keys, ...argv) as Promise<number[]>).catch((err: Error) => {
         if (!err.message.startsWith('NOSCRIPT')) throw err;
         return client.eval(lua, keys.length, ...keys, ...argv) as Promise<number[]>;
+      });
+      return this.bounded(reply).catch((err: unknown) => {
+        throw storeError(err);
       });
     }, MAX_DECISIONS_PER_SCRIPT);
   }
@@ -45,7 +50,7 @@ export class RedisStore implements Store {
     const client = createRedisClient(options);
     // Connection errors surface through failed commands; without a listener ioredis would log them itself.
     client.on('error', () => {});
-    const store = new RedisStore(options.target.kind, client);
+    const store = new RedisStore(options.target.kind, client, options.commandTimeoutMs);
     try {
       // Cluster's connect() keeps retrying on its own; start-up gives up after the connect timeout.
       await withDeadline(client.connect(), options.connectTimeoutMs, () => new Error(`no answer within ${options.connectTimeoutMs} ms`));
@@ -58,10 +63,8 @@ export class RedisStore implements Store {
   }
 
   limit(calls: readonly LimitCall[], now: number): Promise<LimitOutcome[]> {
-    const outcomes = calls.length === 1 ? this.coalescer.decide(calls[0]!, now).then((o) => [o]) : Promise.all(calls.map((c) => this.coalescer.decide(c, now)));
-    return outcomes.catch((err: unknown) => {
-      throw storeError(err);
-    });
+    if (calls.length === 1) return this.coalescer.decide(calls[0]!, now);
+    return Promise.all(calls.map((c) => this.coalescer.decide(c, now))).then((outcomes) => outcomes.flat());
   }
 
   /** On a Cluster a node can answer PING while the cluster refuses commands, so it asks for the cluster state. */
@@ -69,15 +72,23 @@ export class RedisStore implements Store {
     const started = performance.now();
     try {
       if (this.client instanceof Cluster) {
-        const info = await this.client.cluster('INFO');
+        const info = await this.bounded(this.client.cluster('INFO'));
         if (!/^cluster_state:ok/m.test(info)) throw new Error('cluster state is not ok');
       } else {
-        await this.client.ping();
+        await this.bounded(this.client.ping());
       }
     } catch (err) {
       throw storeError(err);
     }
     return performance.now() - started;
+  }
+
+  /**
+   * One timer per script call, not per decision. ioredis's command timeout covers a command on
+   * its connection; this also covers a Cluster's redirections and retries while a node is down.
+   */
+  private bounded<T>(p: Promise<T>): Promise<T> {
+    return withDeadline(p, this.callTimeoutMs, () => FloodgateError.unavailable(`store did not answer within ${this.callTimeoutMs} ms`));
   }
 
   async close(): Promise<void> {
