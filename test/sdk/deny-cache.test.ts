@@ -67,6 +67,7 @@ describe('the deny cache', () => {
   it('answers cached items of a batch locally and sends only the rest, numbering item errors as sent by the caller', async () => {
     for (let i = 0; i < 4; i++) await cached.checkLimit({ policy: 'burst', userId: 'abuser' });
     checksAtServer.mockClear();
+    const batchesAtServer = vi.spyOn(stack.limiter, 'checkMany');
     const { results } = await cached.checkLimits({
       checks: [{ policy: 'burst', userId: 'abuser' }, { policy: 'burst', userId: 'fresh' }, { policy: 'nope', userId: 'fresh' }],
     });
@@ -74,11 +75,14 @@ describe('the deny cache', () => {
     expect(results[1]!.response).toMatchObject({ allowed: true, cached: false });
     expect(results[2]!.error?.code).toBe('NOT_FOUND');
     expect(results[2]!.error?.message).toMatch(/^checks\[2\]\./);
-    expect(checksAtServer).toHaveBeenCalledTimes(2);
+    // Only the two uncached checks reached the server, in one batch.
+    expect(batchesAtServer).toHaveBeenCalledTimes(1);
+    expect(batchesAtServer.mock.calls[0]![0].map((c) => c.userId)).toEqual(['fresh', 'fresh']);
 
-    checksAtServer.mockClear();
+    batchesAtServer.mockClear();
     const allCached = await cached.checkLimits({ checks: [{ policy: 'burst', userId: 'abuser' }] });
     expect(allCached.results[0]!.response?.cached).toBe(true);
+    expect(batchesAtServer).not.toHaveBeenCalled();
     expect(checksAtServer).not.toHaveBeenCalled();
   });
 });

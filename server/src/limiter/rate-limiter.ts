@@ -46,6 +46,21 @@ interface Target {
 /** The keys' outcomes in order; the first `consumed` of them consumed. */
 type Outcomes = StoreOutcome[] & { consumed: number };
 
+/** A validated check request and the store calls that decide it. */
+interface Plan {
+  policy: Policy;
+  subject: Subject;
+  targets: Target[];
+  cost: number;
+  activity: ActivityEvent | undefined;
+  allowlisted: boolean;
+  /** The user key is peeked for a suspension first, as the check does not count it. */
+  suspensionCheck: boolean;
+  mode: Mode;
+  /** One per target; none for an allowlisted IP. */
+  calls: LimitCall[];
+}
+
 const SCOPE_PROTO: Record<ScopeName, Scope> = { user: Scope.SCOPE_USER, ip: Scope.SCOPE_IP };
 
 /**
@@ -61,7 +76,13 @@ export class RateLimiter {
 
   /** Decides one request; every answered check is told to the decision observer. */
   check(req: CheckLimitRequest): Promise<CheckLimitResponse> {
-    return this.decide(req).then(this.observed);
+    let plan: Plan;
+    try {
+      plan = this.plan(req);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.decide(plan, this.deps.clock.now()).then(this.observed);
   }
 
   private readonly observed = (res: CheckLimitResponse): CheckLimitResponse => {
@@ -69,52 +90,54 @@ export class RateLimiter {
     return res;
   };
 
-  private async decide(req: CheckLimitRequest): Promise<CheckLimitResponse> {
+  /** Validates a request (throwing INVALID_ARGUMENT naming the field) into what deciding it takes. */
+  private plan(req: CheckLimitRequest): Plan {
     const policy = this.policy(req.policy);
     const subject = validSubject(req.userId, req.ip);
     const targets = this.targets(policy, subject);
     const cost = validCost(req.cost, policy, targets);
     const activity = this.activity(req, subject);
-    const now = this.deps.clock.now();
     const allowlisted = subject.ip !== undefined && this.deps.allowlist.has(subject.ip);
+    const mode: Mode = req.dryRun ? 'peek' : 'consume';
+    return {
+      policy,
+      subject,
+      targets,
+      cost,
+      activity,
+      allowlisted,
+      // A suspended user is denied even where the user key is not counted (allowlisted IP, IP-only policy).
+      suspensionCheck: subject.userId !== undefined && (allowlisted || !policy.scopes.includes('user')),
+      mode,
+      calls: allowlisted ? [] : this.calls(policy, targets, cost, mode),
+    };
+  }
 
-    // A suspended user is denied even where the user key is not counted (allowlisted IP, IP-only policy).
-    if (subject.userId !== undefined && (allowlisted || !policy.scopes.includes('user'))) {
-      const userTarget = { scope: 'user' as const, id: subject.userId, limit: limitFor(policy, 'user') };
+  private async decide(plan: Plan, now: number): Promise<CheckLimitResponse> {
+    const { policy, subject, activity } = plan;
+    if (plan.suspensionCheck) {
+      const userTarget = { scope: 'user' as const, id: subject.userId!, limit: limitFor(policy, 'user') };
       const [peek] = await this.deps.store.limit(this.calls(policy, [userTarget], 0, 'peek'), now);
       if (peek!.blocked) return response(policy, false, false, Reason.REASON_SUSPENDED, []);
     }
-    if (allowlisted) {
-      if (activity && !req.dryRun) await this.deps.tracker!.record(activity);
+    if (plan.allowlisted) {
+      if (activity && plan.mode === 'consume') await this.deps.tracker!.record(activity);
       return response(policy, true, true, Reason.REASON_ALLOWLISTED, []);
     }
+    const outcomes = await this.run(plan.calls, now);
+    const { res, refunds, record } = conclude(plan, outcomes, outcomes.consumed);
+    if (refunds.length) await this.deps.store.limit(refunds, now);
+    if (record) await this.deps.tracker!.record(activity!);
+    return res;
+  }
 
-    const mode: Mode = req.dryRun ? 'peek' : 'consume';
-    const calls = this.calls(policy, targets, cost, mode);
-    const outcomes = await this.run(calls, now);
-
-    let blocked = false;
-    let allowed = true;
-    let degraded = false;
-    for (const o of outcomes) {
-      blocked ||= o.blocked;
-      allowed &&= o.allowed;
-      degraded ||= o.degraded !== undefined;
-    }
-    allowed &&= !blocked;
-    const statuses: LimitStatus[] = [];
-    for (let i = 0; i < outcomes.length; i++) {
-      // Keys that allowed while another denied spend nothing: refunded (when they consumed), and
-      // reported as unspent (a dry run reports the same numbers as the real check would).
-      const unspent = !allowed && outcomes[i]!.allowed;
-      statuses.push(toStatus(policy, targets[i]!, unspent ? restore(outcomes[i]!, cost) : outcomes[i]!));
-    }
-    const refunds = allowed ? [] : calls.filter((c, i) => i < outcomes.consumed && outcomes[i]!.allowed);
-    if (refunds.length) await this.deps.store.limit(refunds.map((c) => ({ ...c, mode: 'refund' })), now);
-    const reason = reasonOf(outcomes, blocked, allowed);
-    const admitted = allowed || (policy.shadow && !blocked);
-    if (activity && admitted && mode === 'consume') await this.deps.tracker!.record(activity);
-    return response(policy, admitted, allowed, reason, statuses, degraded);
+  /**
+   * Whether a plan's keys can go to the store together with other requests' keys: all but the
+   * special cases decide() handles (suspension pre-check, allowlisted IP, a user + IP consume on a
+   * Cluster, which runs key by key).
+   */
+  private together(plan: Plan): boolean {
+    return !plan.suspensionCheck && !plan.allowlisted && (plan.calls.length < 2 || plan.mode !== 'consume' || this.deps.store.kind !== 'cluster');
   }
 
   /**
@@ -156,24 +179,47 @@ export class RateLimiter {
     );
   }
 
-  /** Each check answered on its own; all of them in flight together so Redis sees one pipeline. */
+  /**
+   * Each check answered on its own, as check() would. The keys of all ordinary checks go to the
+   * store in one call (one pipeline, and one promise for the batch rather than several per check),
+   * their refunds in one more; the special cases are decided one by one alongside.
+   */
   async checkMany(reqs: readonly CheckLimitRequest[]): Promise<CheckLimitResult[]> {
     if (reqs.length === 0) throw FloodgateError.invalid('checks', 'must hold at least one check');
     if (reqs.length > this.deps.maxBatch) {
       throw FloodgateError.invalid('checks', `holds ${reqs.length} checks; at most ${this.deps.maxBatch} are allowed`);
     }
-    return Promise.all(
-      reqs.map((req, i) =>
-        this.check(req).then(
-          (response): CheckLimitResult => ({ response, error: undefined }),
-          (err): CheckLimitResult => {
-            const e = FloodgateError.from(err);
-            if (e.code === grpcStatus.UNAVAILABLE) throw e;
-            return { response: undefined, error: { code: e.codeName, message: `checks[${i}].${e.message}` } };
-          },
-        ),
-      ),
-    );
+    const now = this.deps.clock.now();
+    const results = new Array<CheckLimitResult>(reqs.length);
+    const answer = (i: number, res: CheckLimitResponse) => (results[i] = { response: this.observed(res), error: undefined });
+    const fail = (i: number, err: unknown) => (results[i] = failedCheck(i, err));
+    const pending: Array<Promise<unknown>> = [];
+    const together: Array<{ i: number; plan: Plan }> = [];
+    for (let i = 0; i < reqs.length; i++) {
+      let plan: Plan;
+      try {
+        plan = this.plan(reqs[i]!);
+      } catch (err) {
+        fail(i, err);
+        continue;
+      }
+      if (this.together(plan)) together.push({ i, plan });
+      else pending.push(this.decide(plan, now).then((res) => answer(i, res), (err: unknown) => fail(i, err)));
+    }
+
+    const outcomes = together.length ? await this.deps.store.limit(together.flatMap(({ plan }) => plan.calls), now) : [];
+    const refunds: LimitCall[] = [];
+    let at = 0;
+    for (const { i, plan } of together) {
+      const own = outcomes.slice(at, (at += plan.calls.length));
+      const { res, refunds: ownRefunds, record } = conclude(plan, own, plan.mode === 'consume' ? own.length : 0);
+      refunds.push(...ownRefunds);
+      if (record) pending.push(this.deps.tracker!.record(plan.activity!).then(() => answer(i, res), (err: unknown) => fail(i, err)));
+      else answer(i, res);
+    }
+    if (refunds.length) pending.push(this.deps.store.limit(refunds, now));
+    await Promise.all(pending);
+    return results;
   }
 
   /** Usage of every policy for the subject, consuming nothing. */
@@ -237,6 +283,46 @@ export class RateLimiter {
       failureMode: policy.failureMode,
     }));
   }
+}
+
+/** A check's error as its batch result; UNAVAILABLE fails the whole batch instead. */
+function failedCheck(i: number, err: unknown): CheckLimitResult {
+  const e = FloodgateError.from(err);
+  if (e.code === grpcStatus.UNAVAILABLE) throw e;
+  return { response: undefined, error: { code: e.codeName, message: `checks[${i}].${e.message}` } };
+}
+
+/**
+ * The answer from the keys' outcomes (the first `consumed` of them consumed): allowed only if
+ * every key allows; keys that allowed while another denied spend nothing, so those that consumed
+ * are to be refunded, and all are reported as unspent (a dry run reports what the real check would).
+ * `record`: the request's activity is to be recorded.
+ */
+function conclude(plan: Plan, outcomes: readonly StoreOutcome[], consumed: number): { res: CheckLimitResponse; refunds: LimitCall[]; record: boolean } {
+  const { policy, targets, cost } = plan;
+  let blocked = false;
+  let allowed = true;
+  let degraded = false;
+  for (const o of outcomes) {
+    blocked ||= o.blocked;
+    allowed &&= o.allowed;
+    degraded ||= o.degraded !== undefined;
+  }
+  allowed &&= !blocked;
+  const statuses: LimitStatus[] = [];
+  const refunds: LimitCall[] = [];
+  for (let i = 0; i < outcomes.length; i++) {
+    const o = outcomes[i]!;
+    const unspent = !allowed && o.allowed;
+    if (unspent && i < consumed) refunds.push({ ...plan.calls[i]!, mode: 'refund' });
+    statuses.push(toStatus(policy, targets[i]!, unspent ? restore(o, cost) : o));
+  }
+  const admitted = allowed || (policy.shadow && !blocked);
+  return {
+    res: response(policy, admitted, allowed, reasonOf(outcomes, blocked, allowed), statuses, degraded),
+    refunds,
+    record: plan.activity !== undefined && admitted && plan.mode === 'consume',
+  };
 }
 
 /** Without Redis, `open` and `closed` decide with their own reasons; `local` decides as usual (marked degraded). */

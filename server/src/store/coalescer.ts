@@ -5,17 +5,23 @@ import type { LimitCall } from './store.js';
 /** Runs an algorithm's script (see scriptOf) over (state key, block key) pairs; resolves with its flat reply. */
 export type ScriptRunner = (algorithm: Algorithm<any>, keys: string[], argv: Array<string | number>) => Promise<number[]>;
 
-/** Resolves with a one-element array: what a store's limit() of one call returns, without another promise. */
-interface Waiter {
-  resolve(outcome: [LimitOutcome]): void;
-  reject(err: unknown): void;
+/** Each key's outcome, or the error that kept its script call from one. */
+export type Settled = LimitOutcome | Error;
+
+/** The calls of one decideEach(): settles when the last of its groups answers. */
+interface Request {
+  settled: Settled[];
+  pending: number;
+  resolve(settled: Settled[]): void;
 }
 
 interface Group {
   algorithm: Algorithm<any>;
   keys: string[];
   argv: Array<string | number>;
-  waiters: Waiter[];
+  /** For each decision in the group, its request and its index there. */
+  requests: Request[];
+  indexes: number[];
 }
 
 /**
@@ -37,20 +43,28 @@ export class Coalescer {
     private readonly maxPerScript: number,
   ) {}
 
-  decide(call: LimitCall, now: number): Promise<[LimitOutcome]> {
+  /** One promise for all `calls`, which never rejects: a failed script call settles its keys with its error. */
+  decideEach(calls: readonly LimitCall[], now: number): Promise<Settled[]> {
+    return new Promise((resolve) => {
+      const request: Request = { settled: new Array<Settled>(calls.length), pending: calls.length, resolve };
+      for (let i = 0; i < calls.length; i++) this.add(calls[i]!, now, request, i);
+    });
+  }
+
+  private add(call: LimitCall, now: number, request: Request, index: number): void {
     const id = call.algorithm.name + hashTagOf(call.key);
     let group = this.groups.get(id);
     if (!group) {
-      group = { algorithm: call.algorithm, keys: [], argv: [], waiters: [] };
+      group = { algorithm: call.algorithm, keys: [], argv: [], requests: [], indexes: [] };
       this.groups.set(id, group);
     }
     const { limit, windowMs, cost, burst, member } = call.args;
     group.keys.push(call.key, call.blockKey);
     // The ARGV layout scriptOf reads.
     group.argv.push(now, windowMs, limit, cost, burst, member, MODE_CODE[call.mode]);
-    const waiters = group.waiters;
-    const outcome = new Promise<[LimitOutcome]>((resolve, reject) => waiters.push({ resolve, reject }));
-    if (waiters.length >= this.maxPerScript) {
+    group.requests.push(request);
+    group.indexes.push(index);
+    if (group.requests.length >= this.maxPerScript) {
       this.groups.delete(id);
       this.send(group);
     } else if (!this.scheduled) {
@@ -58,7 +72,6 @@ export class Coalescer {
       this.scheduled = true;
       setImmediate(this.flush);
     }
-    return outcome;
   }
 
   private readonly flush = (): void => {
@@ -68,13 +81,18 @@ export class Coalescer {
     for (const group of groups.values()) this.send(group);
   };
 
-  private send({ algorithm, keys, argv, waiters }: Group): void {
+  private send({ algorithm, keys, argv, requests, indexes }: Group): void {
+    const settle = (i: number, value: Settled) => {
+      const request = requests[i]!;
+      request.settled[indexes[i]!] = value;
+      if (--request.pending === 0) request.resolve(request.settled);
+    };
     this.run(algorithm, keys, argv).then(
       (reply) => {
-        for (let i = 0; i < waiters.length; i++) waiters[i]!.resolve([toOutcome(reply, i * 4)]);
+        for (let i = 0; i < requests.length; i++) settle(i, toOutcome(reply, i * 4));
       },
-      (err: unknown) => {
-        for (const w of waiters) w.reject(err);
+      (err: Error) => {
+        for (let i = 0; i < requests.length; i++) settle(i, err);
       },
     );
   }

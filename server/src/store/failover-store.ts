@@ -1,5 +1,6 @@
 import type { Logger } from '../log.js';
 import type { FallbackObserver } from '../metrics/observers.js';
+import type { Settled } from './coalescer.js';
 import { isUnavailable, type LimitCall, type Store, type StoreOutcome } from './store.js';
 
 /**
@@ -8,6 +9,8 @@ import { isUnavailable, type LimitCall, type Store, type StoreOutcome } from './
  */
 export interface SharedStore extends Store {
   readonly connected: boolean;
+  /** Each key's outcome, or the error that kept the store from deciding it; never rejects. */
+  limitEach(calls: readonly LimitCall[], now: number): Promise<Settled[]>;
 }
 
 export interface FailoverStoreOptions {
@@ -54,39 +57,26 @@ export class FailoverStore implements Store {
     return this.up;
   }
 
+  /** A failure replaces only the outcomes of the keys it kept from Redis. */
   async limit(calls: readonly LimitCall[], now: number): Promise<StoreOutcome[]> {
     if (!this.up) return this.fallback(calls, now);
-    if (calls.length === 1) return this.limitOne(calls, now);
-    // One call per key: a failure replaces only the outcomes that are missing.
-    const settled = await Promise.allSettled(calls.map((call) => this.o.primary.limit([call], now)));
-    const failed: number[] = [];
-    settled.forEach((r, i) => {
-      if (r.status === 'rejected') {
-        if (!isUnavailable(r.reason)) throw r.reason;
-        failed.push(i);
-      }
-    });
-    if (failed.length < calls.length) this.consecutiveFailures = 0;
-    if (failed.length === 0) return settled.map((r) => (r as PromiseFulfilledResult<StoreOutcome[]>).value[0]!);
-    this.failed((settled[failed[0]!] as PromiseRejectedResult).reason as Error, failed.length);
-    const replaced = await this.fallback(failed.map((i) => calls[i]!), now);
-    const out = settled.map((r) => (r.status === 'fulfilled' ? r.value[0]! : undefined));
-    failed.forEach((i, j) => (out[i] = replaced[j]));
-    return out as StoreOutcome[];
-  }
-
-  /** The common case (one key per check, every check of a batch) without the per-key bookkeeping. */
-  private async limitOne(calls: readonly LimitCall[], now: number): Promise<StoreOutcome[]> {
-    let outcomes: StoreOutcome[];
-    try {
-      outcomes = await this.o.primary.limit(calls, now);
-    } catch (err) {
-      if (!isUnavailable(err)) throw err;
-      this.failed(err as Error, 1);
-      return this.fallback(calls, now);
+    const settled: Array<StoreOutcome | Error> = await this.o.primary.limitEach(calls, now);
+    let failed: number[] | undefined;
+    for (let i = 0; i < settled.length; i++) {
+      const s = settled[i]!;
+      if (!(s instanceof Error)) continue;
+      if (!isUnavailable(s)) throw s;
+      (failed ??= []).push(i);
     }
-    this.consecutiveFailures = 0;
-    return outcomes;
+    if (!failed || failed.length < calls.length) this.consecutiveFailures = 0;
+    if (!failed) return settled as StoreOutcome[];
+    this.failed(settled[failed[0]!] as Error, failed.length);
+    const replaced = await this.fallback(
+      failed.map((i) => calls[i]!),
+      now,
+    );
+    failed.forEach((i, j) => (settled[i] = replaced[j]!));
+    return settled as StoreOutcome[];
   }
 
   async ping(): Promise<number> {

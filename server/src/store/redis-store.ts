@@ -3,7 +3,7 @@ import { Cluster } from 'ioredis';
 import { withDeadline } from '../deadline.js';
 import { scriptOf, type Algorithm, type LimitOutcome } from '../limiter/algorithm.js';
 import { ALGORITHM_IMPLS } from '../limiter/algorithms.js';
-import { Coalescer } from './coalescer.js';
+import { Coalescer, type Settled } from './coalescer.js';
 import { createRedisClient, describeTarget, type RedisClient, type RedisConnectionOptions } from './redis-connection.js';
 import type { LimitCall, Store, StoreKind } from './store.js';
 
@@ -62,9 +62,15 @@ export class RedisStore implements Store {
     return store;
   }
 
-  limit(calls: readonly LimitCall[], now: number): Promise<LimitOutcome[]> {
-    if (calls.length === 1) return this.coalescer.decide(calls[0]!, now);
-    return Promise.all(calls.map((c) => this.coalescer.decide(c, now))).then((outcomes) => outcomes.flat());
+  async limit(calls: readonly LimitCall[], now: number): Promise<LimitOutcome[]> {
+    const settled = await this.limitEach(calls, now);
+    for (const s of settled) if (s instanceof Error) throw s;
+    return settled as LimitOutcome[];
+  }
+
+  /** Each key's outcome, or the UNAVAILABLE error of its script call; never rejects. */
+  limitEach(calls: readonly LimitCall[], now: number): Promise<Settled[]> {
+    return this.coalescer.decideEach(calls, now);
   }
 
   /** On a Cluster a node can answer PING while the cluster refuses commands, so it asks for the cluster state. */
