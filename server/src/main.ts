@@ -9,6 +9,7 @@ import { RateLimiter } from './limiter/rate-limiter.js';
 import { createLogger, type Logger } from './log.js';
 import type { IpAllowlist } from './net/ip.js';
 import { startGateway } from './gateway/app.js';
+import { DenyCache } from './limiter/deny-cache.js';
 import { Metrics } from './metrics/metrics.js';
 import { DEFAULT_POLICIES } from './policy/policy.js';
 import { FilePolicySource } from './policy/file-policy-source.js';
@@ -72,6 +73,10 @@ async function main(): Promise<void> {
       : backend;
   const { tracking, storeAdmin } = openTracking(backend, keys, systemClock);
   const tracker = new Tracker(tracking, systemClock, trackingBuffer);
+  // In-process denies save Redis calls; the memory store is in-process already.
+  const denyCache =
+    backend instanceof RedisStore && config.denyCacheMs > 0 ? new DenyCache({ maxMs: config.denyCacheMs, maxKeys: config.denyCacheMaxKeys }) : undefined;
+  if (denyCache) metrics.observeDenyCache(denyCache);
   const limiter = new RateLimiter({
     store,
     policies,
@@ -81,6 +86,7 @@ async function main(): Promise<void> {
     maxBatch: config.maxBatchSize,
     tracker,
     decisions: metrics,
+    ...(denyCache ? { denyCache } : {}),
   });
   // GetStoreStatus and /metrics report the same outage state.
   const outage = {

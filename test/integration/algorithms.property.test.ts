@@ -98,50 +98,78 @@ const step = fc.record({
   cost: fc.integer({ min: 1, max: IP_LIMIT }),
   dryRun: fc.boolean(),
   withIp: fc.boolean(),
+  // The same request again at once, as a client hammering a denied key does.
+  repeat: fc.constantFrom(1, 1, 2, 3),
 });
 
 const ALGORITHMS = Object.keys(MEANINGS) as AlgorithmName[];
 const CASES = ALGORITHMS.flatMap((a) => (['memory', 'redis', 'cluster'] as StoreName[]).map((s) => [a, s] as const));
 
 // Requests with an IP are checked against both keys: a deny on one must refund the other exactly.
+/**
+ * Random request sequences on one user (and sometimes an IP) against the reference model. With
+ * the deny cache, answers repeated from it must deny exactly when the model does, with the same
+ * retry time; only the remaining count may be the one of the deny they repeat (never more).
+ */
+async function matchesModel(algorithm: AlgorithmName, storeName: StoreName, denyCacheMs?: number): Promise<number> {
+  const p = policy({ name: 'p', algorithm, limit: LIMIT, ipLimit: IP_LIMIT, burst: BURST, windowMs: WINDOW, scopes: ['user', 'ip'] });
+  const s = await limiterStack(storeName, redisUrl, { policies: [p], ...(denyCacheMs ? { denyCacheMs } : {}) });
+  let run = 0;
+  let fromCache = 0;
+  try {
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 40 }), async (steps) => {
+        run++;
+        const userId = `prop-${run}`;
+        const ip = `10.${run >> 16}.${(run >> 8) & 255}.${run & 255}`;
+        s.clock.set(Date.UTC(2026, 0, 1) + run * 100 * WINDOW);
+        const user = new ReferenceKey(MEANINGS[algorithm], LIMIT);
+        const ipKey = new ReferenceKey(MEANINGS[algorithm], IP_LIMIT);
+        for (const { advance, cost, dryRun, withIp } of steps.flatMap(({ repeat, ...step }) => [step, ...Array.from({ length: repeat - 1 }, () => ({ ...step, advance: 0 }))])) {
+          s.clock.advance(advance);
+          const now = s.clock.now();
+          const hitsBefore = s.denyCache?.hits ?? 0;
+          const got = await s.limiter.check({ policy: 'p', userId, ip: withIp ? ip : '', cost, dryRun, recordActivity: '', sessionId: '' });
+          const hit = (s.denyCache?.hits ?? 0) > hitsBefore;
+          if (hit) fromCache++;
+          const keys = withIp ? [user, ipKey] : [user];
+          const want = keys.map((k) => k.decide(now, cost));
+          const allowed = want.every((w) => w.allowed);
+          if (allowed && !dryRun) for (const k of keys) k.events.push({ t: now, cost });
+          expect(got.allowed).toBe(allowed);
+          // A key that allowed while the other denied was refunded: it reports its state as before.
+          const expected = want.map((w) => (w.allowed && !allowed ? { ...w, remaining: w.remaining + cost } : w));
+          const statuses = got.statuses.map((st) => ({ allowed: st.allowed, remaining: st.remaining, retryAfterMs: st.retryAfterMs }));
+          if (hit) {
+            expect(statuses.map(({ allowed, retryAfterMs }) => ({ allowed, retryAfterMs }))).toEqual(expected.map(({ allowed, retryAfterMs }) => ({ allowed, retryAfterMs })));
+            statuses.forEach((st, i) => expect(st.remaining).toBeLessThanOrEqual(expected[i]!.remaining));
+            continue;
+          }
+          expect(statuses).toEqual(expected);
+          // reset_after_ms describes the key as it is now, so compare it where nothing was refunded.
+          got.statuses.forEach((st, i) => {
+            if (allowed || !want[i]!.allowed) expect(st.resetAfterMs, `reset of key ${i}`).toBe(keys[i]!.resetAfter(now));
+          });
+        }
+      }),
+      { numRuns: 100 },
+    );
+  } finally {
+    await s.close();
+  }
+  return fromCache;
+}
+
 describe.each(CASES)('%s on the %s store matches the reference model', (algorithm, storeName) => {
   it('for random sequences of time steps, costs, dry runs and user+IP requests', async () => {
-    const p = policy({ name: 'p', algorithm, limit: LIMIT, ipLimit: IP_LIMIT, burst: BURST, windowMs: WINDOW, scopes: ['user', 'ip'] });
-    const s = await limiterStack(storeName, redisUrl, { policies: [p] });
-    let run = 0;
-    try {
-      await fc.assert(
-        fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 40 }), async (steps) => {
-          run++;
-          const userId = `prop-${run}`;
-          const ip = `10.${run >> 16}.${(run >> 8) & 255}.${run & 255}`;
-          s.clock.set(Date.UTC(2026, 0, 1) + run * 100 * WINDOW);
-          const user = new ReferenceKey(MEANINGS[algorithm], LIMIT);
-          const ipKey = new ReferenceKey(MEANINGS[algorithm], IP_LIMIT);
-          for (const { advance, cost, dryRun, withIp } of steps) {
-            s.clock.advance(advance);
-            const now = s.clock.now();
-            const got = await s.limiter.check({ policy: 'p', userId, ip: withIp ? ip : '', cost, dryRun, recordActivity: '', sessionId: '' });
-            const keys = withIp ? [user, ipKey] : [user];
-            const want = keys.map((k) => k.decide(now, cost));
-            const allowed = want.every((w) => w.allowed);
-            if (allowed && !dryRun) for (const k of keys) k.events.push({ t: now, cost });
-            expect(got.allowed).toBe(allowed);
-            expect(got.statuses.map((st) => ({ allowed: st.allowed, remaining: st.remaining, retryAfterMs: st.retryAfterMs }))).toEqual(
-              // A key that allowed while the other denied was refunded: it reports its state as before.
-              want.map((w) => (w.allowed && !allowed ? { ...w, remaining: w.remaining + cost } : w)),
-            );
-            // reset_after_ms describes the key as it is now, so compare it where nothing was refunded.
-            got.statuses.forEach((st, i) => {
-              if (allowed || !want[i]!.allowed) expect(st.resetAfterMs, `reset of key ${i}`).toBe(keys[i]!.resetAfter(now));
-            });
-          }
-        }),
-        { numRuns: 100 },
-      );
-    } finally {
-      await s.close();
-    }
+    await matchesModel(algorithm, storeName);
+  });
+});
+
+describe.each(ALGORITHMS)('%s with the deny cache decides as the reference model', (algorithm) => {
+  it('denies from the cache exactly when Redis would, with the same retry time', async () => {
+    // Longer than any retry time here, so every cached deny lasts until its retry time.
+    expect(await matchesModel(algorithm, 'redis', 10 * WINDOW)).toBeGreaterThan(5);
   });
 });
 

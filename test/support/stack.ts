@@ -5,6 +5,7 @@ import { inject } from 'vitest';
 import { ManualClock } from '../../server/src/clock.js';
 import { Readiness } from '../../server/src/grpc/readiness.js';
 import { startGrpcServer, type GrpcServer } from '../../server/src/grpc/server.js';
+import { DenyCache } from '../../server/src/limiter/deny-cache.js';
 import { RateLimiter } from '../../server/src/limiter/rate-limiter.js';
 import { IpAllowlist } from '../../server/src/net/ip.js';
 import { DEFAULT_POLICIES, type Policy } from '../../server/src/policy/policy.js';
@@ -38,6 +39,8 @@ export interface StackOptions {
   maxBatch?: number;
   /** A Redis of the test's own (which it may kill or pause) instead of the shared one. */
   target?: RedisTarget;
+  /** The limiter's deny cache with this DENY_CACHE_MS (none when unset). */
+  denyCacheMs?: number;
   /** Redis behind the failover layer, as main.ts wires it, with these timings. */
   failover?: { commandTimeoutMs: number; probeIntervalMs: number; failureThreshold?: number };
 }
@@ -66,6 +69,7 @@ export interface LimiterStack {
   store: Store;
   keys: KeySpace;
   limiter: RateLimiter;
+  denyCache: DenyCache | undefined;
   tracking: TrackingStore;
   storeAdmin: StoreAdmin;
   tracker: Tracker;
@@ -98,6 +102,7 @@ export async function limiterStack(
   const policies = new StaticPolicySource(opts.policies ?? DEFAULT_POLICIES);
   const { tracking, storeAdmin } = openTracking(backend, keys, clock);
   const tracker = new Tracker(tracking, clock);
+  const denyCache = opts.denyCacheMs ? new DenyCache({ maxMs: opts.denyCacheMs, maxKeys: 10_000 }) : undefined;
   const limiter = new RateLimiter({
     store,
     policies,
@@ -106,6 +111,7 @@ export async function limiterStack(
     allowlist: new IpAllowlist(opts.allowlist ?? []),
     maxBatch: opts.maxBatch ?? 100,
     tracker,
+    ...(denyCache ? { denyCache } : {}),
   });
   const admin = new Admin({ tracker, tracking, limiter, policies, keys, store: storeAdmin, clock });
   return {
@@ -113,6 +119,7 @@ export async function limiterStack(
     store,
     keys,
     limiter,
+    denyCache,
     tracking,
     storeAdmin,
     tracker,

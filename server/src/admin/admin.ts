@@ -147,6 +147,8 @@ export class Admin {
     }
     const state = { reason: req.reason, since: now, until: req.durationMs ? now + req.durationMs : 0 };
     await this.deps.tracking.setSuspension(userId, state, now);
+    // A remembered over-limit answer would otherwise hide the suspension here for a moment.
+    this.deps.limiter.forget({ userId });
     return { suspension: suspensionProto(state) };
   }
 
@@ -166,7 +168,9 @@ export class Admin {
         return id === undefined ? [] : algorithms.map((a) => this.deps.keys.rateLimit(scope, id, p.name, a.keySuffix));
       }),
     );
-    return { keysDeleted: await this.deps.store.deleteKeys(keys) };
+    const keysDeleted = await this.deps.store.deleteKeys(keys);
+    this.deps.limiter.forget(subject);
+    return { keysDeleted };
   }
 
   async storeStatus(): Promise<GetStoreStatusResponse> {

@@ -50,6 +50,9 @@ export interface Config extends GatewayConfig {
   redisConnectTimeoutMs: number;
   /** Tracking writes held while Redis is unreachable; 0: none (writes fail with UNAVAILABLE). */
   trackingBufferSize: number;
+  /** Longest an over-limit answer is repeated without asking Redis; 0: never (see limiter/deny-cache.ts). */
+  denyCacheMs: number;
+  denyCacheMaxKeys: number;
   /** How often the failover layer pings Redis (and held tracking writes are retried) while it is unreachable. */
   redisProbeIntervalMs: number;
   /** After SIGTERM: answer calls (health NOT_SERVING) this long before refusing new ones. */
@@ -186,6 +189,8 @@ export function loadConfig(env: Env = process.env): Config {
     policiesFile: str(env, 'POLICIES_FILE'),
     policiesPollIntervalMs: int(env, 'POLICIES_POLL_INTERVAL_MS', 2_000, 100, 3_600_000),
     maxBatchSize: int(env, 'MAX_BATCH_SIZE', 1_000, 1, 10_000),
+    denyCacheMs: int(env, 'DENY_CACHE_MS', 1_000, 0, 60_000),
+    denyCacheMaxKeys: int(env, 'DENY_CACHE_MAX_KEYS', 10_000, 1, 10_000_000),
     trackingCleanupIntervalMs: int(env, 'TRACKING_CLEANUP_INTERVAL_MS', 3_600_000, 1_000, 86_400_000),
   };
 }

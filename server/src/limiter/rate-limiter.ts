@@ -23,6 +23,7 @@ import type { ActivityEvent } from '../tracking/tracking-store.js';
 import { validSubject, type Subject } from '../validation.js';
 import type { LimitOutcome, Mode } from './algorithm.js';
 import { algorithmFor } from './algorithms.js';
+import type { DenyCache } from './deny-cache.js';
 
 export interface RateLimiterDeps {
   store: Store;
@@ -35,6 +36,8 @@ export interface RateLimiterDeps {
   tracker?: Pick<Tracker, 'event' | 'record'>;
   /** Told of every answered check (metrics); nothing when unset. */
   decisions?: DecisionObserver;
+  /** Repeats recent over-limit answers without a store call; none when unset. */
+  denyCache?: DenyCache;
 }
 
 interface Target {
@@ -124,11 +127,41 @@ export class RateLimiter {
       if (activity && plan.mode === 'consume') await this.deps.tracker!.record(activity);
       return response(policy, true, true, Reason.REASON_ALLOWLISTED, []);
     }
-    const outcomes = await this.run(plan.calls, now);
+    let outcomes = this.cachedDenies(plan, now);
+    if (!outcomes) {
+      outcomes = await this.run(plan.calls, now);
+      this.rememberDenies(plan, outcomes, now);
+    }
     const { res, refunds, record } = conclude(plan, outcomes, outcomes.consumed);
     if (refunds.length) await this.deps.store.limit(refunds, now);
     if (record) await this.deps.tracker!.record(activity!);
     return res;
+  }
+
+  /** Every key's cached over-limit answer, when all of the plan's keys have one; else undefined. */
+  private cachedDenies(plan: Plan, now: number): Outcomes | undefined {
+    const cache = this.deps.denyCache;
+    if (!cache || plan.calls.length === 0) return undefined;
+    const outcomes: StoreOutcome[] = [];
+    for (const call of plan.calls) {
+      const o = cache.get(call, plan.policy, now);
+      if (!o) return undefined;
+      outcomes.push(o);
+    }
+    cache.hits++;
+    return Object.assign(outcomes, { consumed: 0 });
+  }
+
+  private rememberDenies(plan: Plan, outcomes: readonly StoreOutcome[], now: number): void {
+    const cache = this.deps.denyCache;
+    if (cache) for (let i = 0; i < outcomes.length; i++) cache.remember(plan.calls[i]!, plan.policy, outcomes[i]!, now);
+  }
+
+  /** Drops what this replica remembers of a subject's limits (after an admin reset or suspension). */
+  forget(subject: Subject): void {
+    const cache = this.deps.denyCache;
+    if (subject.userId !== undefined) cache?.forget(this.deps.keys.subjectTag('user', subject.userId));
+    if (subject.ip !== undefined) cache?.forget(this.deps.keys.subjectTag('ip', subject.ip));
   }
 
   /**
@@ -203,7 +236,12 @@ export class RateLimiter {
         fail(i, err);
         continue;
       }
-      if (this.together(plan)) together.push({ i, plan });
+      const cached = this.cachedDenies(plan, now);
+      if (cached) {
+        const { res, record } = conclude(plan, cached, 0);
+        if (record) pending.push(this.deps.tracker!.record(plan.activity!).then(() => answer(i, res), (err: unknown) => fail(i, err)));
+        else answer(i, res);
+      } else if (this.together(plan)) together.push({ i, plan });
       else pending.push(this.decide(plan, now).then((res) => answer(i, res), (err: unknown) => fail(i, err)));
     }
 
@@ -212,6 +250,7 @@ export class RateLimiter {
     let at = 0;
     for (const { i, plan } of together) {
       const own = outcomes.slice(at, (at += plan.calls.length));
+      this.rememberDenies(plan, own, now);
       const { res, refunds: ownRefunds, record } = conclude(plan, own, plan.mode === 'consume' ? own.length : 0);
       refunds.push(...ownRefunds);
       if (record) pending.push(this.deps.tracker!.record(plan.activity!).then(() => answer(i, res), (err: unknown) => fail(i, err)));

@@ -2,7 +2,7 @@ import { reasonToJSON, type Reason } from '@floodgate/client';
 import { status } from '@grpc/grpc-js';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { FailureMode } from '../policy/policy.js';
-import type { DecisionObserver, FallbackObserver, OutageSource, PolicyReloadSource, RedisObserver, RpcObserver } from './observers.js';
+import type { DecisionObserver, DenyCacheSource, FallbackObserver, OutageSource, PolicyReloadSource, RedisObserver, RpcObserver } from './observers.js';
 
 /** Seconds, 0.1 ms to 2.5 s: a Redis round trip on loopback is well under 1 ms, a deadline about 1 s. */
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -125,12 +125,14 @@ export class Metrics extends GatewayMetrics implements DecisionObserver, RpcObse
   // exported value is always the owner's. Until a source is attached they read 0.
   private outage: OutageSource = { degraded: () => false };
   private reloads: PolicyReloadSource = { reloads: 0, reloadFailures: 0 };
+  private denyCache: DenyCacheSource = { hits: 0, size: 0 };
 
   constructor() {
     super();
     const registers = [this.registry];
     const outage = () => this.outage;
     const reloads = () => this.reloads;
+    const denyCache = () => this.denyCache;
     new Gauge({
       name: 'floodgate_degraded',
       help: '1 while the store is unreachable and policies run in their failure mode, else 0',
@@ -157,6 +159,23 @@ export class Metrics extends GatewayMetrics implements DecisionObserver, RpcObse
       },
     });
     new Counter({
+      name: 'floodgate_deny_cache_hits_total',
+      help: 'Checks denied from the in-process deny cache, without a Redis call',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(denyCache().hits);
+      },
+    });
+    new Gauge({
+      name: 'floodgate_deny_cache_keys',
+      help: 'Over-limit keys the in-process deny cache holds',
+      registers,
+      collect() {
+        this.set(denyCache().size);
+      },
+    });
+    new Counter({
       name: 'floodgate_policy_reloads_total',
       help: 'Policy file reloads by result (success, failure)',
       labelNames: ['result'] as const,
@@ -172,6 +191,11 @@ export class Metrics extends GatewayMetrics implements DecisionObserver, RpcObse
   /** Reads the degraded state and the tracking outage buffer from their owners from now on. */
   observeOutage(source: OutageSource): void {
     this.outage = source;
+  }
+
+  /** Reads the deny cache's hits and size from now on. */
+  observeDenyCache(source: DenyCacheSource): void {
+    this.denyCache = source;
   }
 
   /** Reads the reload counts from the policy source from now on. */

@@ -34,6 +34,12 @@ export interface OutageSource {
   trackingBuffer?: { readonly size: number; readonly dropped: number };
 }
 
+/** Hits and size of the limiter's in-process deny cache. */
+export interface DenyCacheSource {
+  readonly hits: number;
+  readonly size: number;
+}
+
 /** Reload counts kept by a reloading policy source. */
 export interface PolicyReloadSource {
   readonly reloads: number;
