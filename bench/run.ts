@@ -92,6 +92,13 @@ const SCENARIOS = {
     keysPerCall: BATCH,
     decisionsPerCall: BATCH,
   },
+  ceilingDefault: {
+    name: 'Health/Check (no-op ceiling) on the server with the deny cache',
+    on: 'default',
+    path: '/grpc.health.v1.Health/Check',
+    body: healthCheckBody(),
+    decisionsPerCall: 0,
+  },
   checkLimitFlood: {
     name: 'CheckLimit (user), flood with the deny cache (default)',
     on: 'default',
@@ -148,7 +155,7 @@ async function measure(servers: Servers, redis: Redis, redisUrl: string, workDir
   log(`machine: ${machine.cpu}, ${machine.cores} cores, load ${machine.loadAvg}; mode ${QUICK ? 'quick' : 'full'}`);
   const server = servers.default;
 
-  for (const s of Object.values(SCENARIOS)) if (s.path.includes('RateLimitService') || s === SCENARIOS.ceiling) await expectOk(servers[s.on].address, s);
+  for (const s of Object.values(SCENARIOS)) if (!s.path.includes('TrackingService')) await expectOk(servers[s.on].address, s);
   const tracking = await postGrpc(server.address, SCENARIOS.recordActivity.path, SCENARIOS.recordActivity.body);
   const trackingReady = tracking.grpcStatus === GRPC_OK;
   if (!trackingReady && tracking.grpcStatus !== GRPC_UNIMPLEMENTED) {
@@ -253,24 +260,25 @@ async function measure(servers: Servers, redis: Redis, redisUrl: string, workDir
    * run with the lowest p99 of each counts, as the best run does for max throughput (a burst of
    * other load on this shared machine can spoil any one run's tail, the no-op's as much).
    */
-  const spreadPair = async (s: Scenario, ratePerS: number) => {
+  const spreadPair = async (s: Scenario, ratePerS: number, noop: Scenario = SCENARIOS.ceiling) => {
     let best: Awaited<ReturnType<typeof spread>> | undefined;
     let bestCeiling: Awaited<ReturnType<typeof spread>> | undefined;
     for (let round = 0; round < MODE.rounds; round++) {
       const r = await spread(s, ratePerS);
       if (!best || r.result.p99Ms < best.result.p99Ms) best = r;
-      const c = await spread(SCENARIOS.ceiling, ratePerS);
+      const c = await spread(noop, ratePerS);
       if (!bestCeiling || c.result.p99Ms < bestCeiling.result.p99Ms) bestCeiling = c;
     }
     return [best!, bestCeiling!] as const;
   };
 
   log('measuring max throughput: the no-op ceiling, CheckLimit, CheckLimits side by side');
-  const [ceiling, checkLimit, checkLimitUserIp, checkLimits, checkLimitFlood, checkLimitsFlood] = await maxThroughput([
+  const [ceiling, checkLimit, checkLimitUserIp, checkLimits, ceilingDefault, checkLimitFlood, checkLimitsFlood] = await maxThroughput([
     SCENARIOS.ceiling,
     SCENARIOS.checkLimit,
     SCENARIOS.checkLimitUserIp,
     SCENARIOS.checkLimits,
+    SCENARIOS.ceilingDefault,
     SCENARIOS.checkLimitFlood,
     SCENARIOS.checkLimitsFlood,
   ]);
@@ -284,7 +292,7 @@ async function measure(servers: Servers, redis: Redis, redisUrl: string, workDir
   const [half, halfCeiling] = await spreadPair(SCENARIOS.checkLimit, halfRate);
   const halfFloodRate = Math.round(checkLimitFlood.callsPerS / 2);
   log(`measuring latency at ${halfFloodRate} calls/s, half of the flood's max throughput`);
-  const [halfFlood, halfFloodCeiling] = await spreadPair(SCENARIOS.checkLimitFlood, halfFloodRate);
+  const [halfFlood, halfFloodCeiling] = await spreadPair(SCENARIOS.checkLimitFlood, halfFloodRate, SCENARIOS.ceilingDefault);
   const [recordActivity] = trackingReady ? await maxThroughput([SCENARIOS.recordActivity]) : [];
   log('measuring rate-limiter-flexible in-process');
   const rlflex = await rateLimiterFlexible({ redisUrl, concurrency: CLIENTS * (checkLimit.streams ?? 32), durationS: MODE.durationS, warmupS: 1 });
@@ -297,12 +305,13 @@ async function measure(servers: Servers, redis: Redis, redisUrl: string, workDir
     { name: SCENARIOS.checkLimit.name, result: checkLimit, decisionsPerCall: 1 },
     { name: SCENARIOS.checkLimitUserIp.name, result: checkLimitUserIp, decisionsPerCall: 1 },
     { name: SCENARIOS.checkLimits.name, result: checkLimits, decisionsPerCall: BATCH },
+    { name: SCENARIOS.ceilingDefault.name, result: ceilingDefault, decisionsPerCall: 0 },
     { name: SCENARIOS.checkLimitFlood.name, result: checkLimitFlood, decisionsPerCall: 1 },
     { name: SCENARIOS.checkLimitsFlood.name, result: checkLimitsFlood, decisionsPerCall: BATCH },
     { name: `CheckLimit (user), Redis, paced at ${halfRate}/s (half of max)${half.notOk}`, result: half.result, decisionsPerCall: 1 },
     { name: `Health/Check, paced at ${halfRate}/s (same rate)${halfCeiling.notOk}`, result: halfCeiling.result, decisionsPerCall: 0 },
     { name: `CheckLimit (user), flood, paced at ${halfFloodRate}/s (half of max)${halfFlood.notOk}`, result: halfFlood.result, decisionsPerCall: 1 },
-    { name: `Health/Check, paced at ${halfFloodRate}/s (same rate)${halfFloodCeiling.notOk}`, result: halfFloodCeiling.result, decisionsPerCall: 0 },
+    { name: `Health/Check on the same server, paced at ${halfFloodRate}/s (same rate)${halfFloodCeiling.notOk}`, result: halfFloodCeiling.result, decisionsPerCall: 0 },
     { name: `CheckLimit (user), Redis, paced at ${LOW_RATE}/s by a Node client${low.notOk}`, result: low.result, decisionsPerCall: 1 },
     { name: `Health/Check, paced at ${LOW_RATE}/s by a Node client${lowCeiling.notOk}`, result: lowCeiling.result, decisionsPerCall: 0 },
     { name: SCENARIOS.recordActivity.name, result: recordActivity, decisionsPerCall: 0, pending: 'pending: TrackingService answers UNIMPLEMENTED in this build' },
@@ -310,7 +319,8 @@ async function measure(servers: Servers, redis: Redis, redisUrl: string, workDir
   ];
   const targets: Target[] = [
     { name: 'CheckLimit throughput ≥ 0.7 × ceiling, Redis decides every call', value: checkLimit.callsPerS / ceiling.callsPerS, goal: 0.7, unit: '×' },
-    { name: 'CheckLimit throughput ≥ 0.7 × ceiling, flood with the deny cache', value: checkLimitFlood.callsPerS / ceiling.callsPerS, goal: 0.7, unit: '×' },
+    // Each server process against its own no-op: two processes on a shared machine differ by more than the effect.
+    { name: 'CheckLimit throughput ≥ 0.7 × ceiling, flood with the deny cache', value: checkLimitFlood.callsPerS / ceilingDefault.callsPerS, goal: 0.7, unit: '×' },
     { name: 'CheckLimits decisions/s ≥ 10 × CheckLimit, Redis decides every check', value: (checkLimits.callsPerS * BATCH) / checkLimit.callsPerS, goal: 10, unit: '×' },
     {
       name: 'CheckLimits decisions/s ≥ 10 × CheckLimit, flood with the deny cache',
@@ -340,7 +350,8 @@ async function measure(servers: Servers, redis: Redis, redisUrl: string, workDir
       `the no-op ${ceiling.serverCpuUs.toFixed(0)} µs → ${(ceiling.serverCpuUs / checkLimit.serverCpuUs).toFixed(2)}× the ceiling's calls per CPU-second; ` +
       `CheckLimits ${perDecisionUs.toFixed(1)} µs per decision → ${(checkLimit.serverCpuUs / perDecisionUs).toFixed(2)}× CheckLimit's decisions per CPU-second; ` +
       `Redis ${(checkLimits.redisCpuUs / BATCH).toFixed(1)} µs per decision. ` +
-      `With the deny cache: CheckLimit ${checkLimitFlood.serverCpuUs.toFixed(0)} µs, CheckLimits ${(checkLimitsFlood.serverCpuUs / BATCH).toFixed(1)} µs per decision.`,
+      `With the deny cache: CheckLimit ${checkLimitFlood.serverCpuUs.toFixed(0)} µs against its server's no-op ${ceilingDefault.serverCpuUs.toFixed(0)} µs → ` +
+      `${(ceilingDefault.serverCpuUs / checkLimitFlood.serverCpuUs).toFixed(2)}×; CheckLimits ${(checkLimitsFlood.serverCpuUs / BATCH).toFixed(1)} µs per decision.`,
   ];
   const report = formatReport({ machine, mode: QUICK ? 'quick' : 'full', clients: CLIENTS, rows, targets, notes, memory: memoryLine(memory) });
   process.stdout.write(`\n${report}\n`);
