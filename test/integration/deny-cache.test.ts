@@ -11,7 +11,7 @@ import { limiterStack, policy, uniquePrefix, type LimiterStack } from '../suppor
 
 const redisUrl = inject('redisUrl');
 const WINDOW = 60_000;
-const POLICIES = [policy({ name: 'p', limit: 3, windowMs: WINDOW, scopes: ['user', 'ip'] })];
+const POLICIES = [policy({ name: 'p', limit: 3, windowMs: WINDOW, scopes: ['user', 'ip'] }), policy({ name: 'ip-only', limit: 2, windowMs: WINDOW, scopes: ['ip'] })];
 
 const check = (c: Partial<CheckLimitRequest>): CheckLimitRequest => ({ policy: 'p', userId: '', ip: '', dryRun: false, recordActivity: '', sessionId: '', ...c });
 
@@ -99,6 +99,17 @@ describe('the deny cache', () => {
     expect((await s.limiter.check(check({ userId: 'suspend-me' }))).reason).toBe(Reason.REASON_OVER_LIMIT);
     await s.admin.setSuspension({ userId: 'suspend-me', suspended: true, reason: 'abuse', durationMs: 0 });
     expect((await s.limiter.check(check({ userId: 'suspend-me' }))).reason).toBe(Reason.REASON_SUSPENDED);
+  });
+
+  it('never hides a suspension where the check peeks the user first (IP-only policy), alone or in a batch', async () => {
+    const s = await stack(10 * WINDOW);
+    const viaIp = check({ policy: 'ip-only', userId: 'bad', ip: '192.0.2.50' });
+    for (let i = 0; i < 3; i++) await s.limiter.check(check({ policy: 'ip-only', userId: 'good', ip: '192.0.2.50' }));
+    // The IP key is over its limit and cached.
+    expect((await s.limiter.check(check({ policy: 'ip-only', userId: 'good', ip: '192.0.2.50' }))).reason).toBe(Reason.REASON_OVER_LIMIT);
+    await s.admin.setSuspension({ userId: 'bad', suspended: true, reason: 'abuse', durationMs: 0 });
+    expect((await s.limiter.check(viaIp)).reason).toBe(Reason.REASON_SUSPENDED);
+    expect((await s.limiter.checkMany([viaIp, viaIp]))[1]!.response!.reason).toBe(Reason.REASON_SUSPENDED);
   });
 
   it('is retired by a policy reload: a raised limit applies at once', async () => {

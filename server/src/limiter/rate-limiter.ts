@@ -236,13 +236,18 @@ export class RateLimiter {
         fail(i, err);
         continue;
       }
+      if (!this.together(plan)) {
+        pending.push(this.decide(plan, now).then((res) => answer(i, res), (err: unknown) => fail(i, err)));
+        continue;
+      }
       const cached = this.cachedDenies(plan, now);
-      if (cached) {
-        const { res, record } = conclude(plan, cached, 0);
-        if (record) pending.push(this.deps.tracker!.record(plan.activity!).then(() => answer(i, res), (err: unknown) => fail(i, err)));
-        else answer(i, res);
-      } else if (this.together(plan)) together.push({ i, plan });
-      else pending.push(this.decide(plan, now).then((res) => answer(i, res), (err: unknown) => fail(i, err)));
+      if (!cached) {
+        together.push({ i, plan });
+        continue;
+      }
+      const { res, record } = conclude(plan, cached, 0);
+      if (record) pending.push(this.deps.tracker!.record(plan.activity!).then(() => answer(i, res), (err: unknown) => fail(i, err)));
+      else answer(i, res);
     }
 
     const outcomes = together.length ? await this.deps.store.limit(together.flatMap(({ plan }) => plan.calls), now) : [];
