@@ -63,6 +63,10 @@ describe('decisions on one hash tag in one event-loop turn run as one script cal
     ]);
   });
 
+  it('answers a call with no keys at once', async () => {
+    expect(await store.limit([], 1_000)).toEqual([]);
+  });
+
   it('a refund in the same turn as the consumption it gives back applies after it', async () => {
     const [consumed, refunded, next] = await Promise.all([
       store.limit([call('refund', 'sliding_log', 1, 'r1')], 1_000),

@@ -45,6 +45,7 @@ export class Coalescer {
 
   /** One promise for all `calls`, which never rejects: a failed script call settles its keys with its error. */
   decideEach(calls: readonly LimitCall[], now: number): Promise<Settled[]> {
+    if (calls.length === 0) return Promise.resolve([]);
     return new Promise((resolve) => {
       const request: Request = { settled: new Array<Settled>(calls.length), pending: calls.length, resolve };
       for (let i = 0; i < calls.length; i++) this.add(calls[i]!, now, request, i);
