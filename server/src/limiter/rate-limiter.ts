@@ -64,7 +64,11 @@ interface Plan {
   calls: LimitCall[];
 }
 
-const SCOPE_PROTO: Record<ScopeName, Scope> = { user: Scope.SCOPE_USER, ip: Scope.SCOPE_IP };
+/**
+ * A comparison, not a lookup table: a keyed read of a table here sent V8 into a deoptimization
+ * loop on the hot path (toStatus deoptimized about 150 times in 10 s of batches).
+ */
+const scopeProto = (scope: ScopeName): Scope => (scope === 'user' ? Scope.SCOPE_USER : Scope.SCOPE_IP);
 
 /**
  * Decides rate-limit requests. A request naming both a user and an IP is checked against both
@@ -398,7 +402,7 @@ function restore(o: LimitOutcome, cost: number): LimitOutcome {
 
 function toStatus(policy: Policy, target: Target, o: LimitOutcome): LimitStatus {
   return {
-    scope: SCOPE_PROTO[target.scope],
+    scope: scopeProto(target.scope),
     limit: target.limit,
     remaining: o.remaining,
     windowMs: policy.windowMs,
@@ -414,7 +418,7 @@ export function policyInfo(p: Policy): PolicyInfo {
     limit: p.limit,
     windowMs: p.windowMs,
     algorithm: p.algorithm,
-    scopes: p.scopes.map((s) => SCOPE_PROTO[s]),
+    scopes: p.scopes.map((s) => scopeProto(s)),
     ipLimit: p.ipLimit,
     burst: p.algorithm === 'token_bucket' ? burstFor(p, 'user') : 0,
     ipBurst: p.algorithm === 'token_bucket' && p.scopes.includes('ip') ? burstFor(p, 'ip') : 0,
