@@ -133,7 +133,7 @@ export class RateLimiter {
     }
     let outcomes = this.cachedDenies(plan, now);
     if (!outcomes) {
-      outcomes = await this.run(plan.calls, now);
+      outcomes = this.together(plan) ? consumedAll(plan, await this.deps.store.limit(plan.calls, now)) : await this.keyByKey(plan.calls, now);
       this.rememberDenies(plan, outcomes, now);
     }
     const { res, refunds, record } = conclude(plan, outcomes, outcomes.consumed);
@@ -178,18 +178,13 @@ export class RateLimiter {
   }
 
   /**
-   * The keys' outcomes, with how many of them (from the first) consumed. On one Redis node all
-   * keys go together: each request's scripts run back to back. On a Cluster the user and IP keys
-   * live on different nodes, and a burst run all at once can spend one key on requests the other
-   * denies, so that fewer than the limit pass; there each key consumes only after the previous
-   * one allowed, and the keys after a deny are only peeked.
+   * A user + IP consumption on a Cluster (see together()): the keys live on different nodes, and
+   * a burst run all at once can spend one key on requests the other denies, so that fewer than
+   * the limit pass. So each key consumes only after the previous one allowed, and the keys after
+   * a deny are only peeked. Returns the outcomes with how many of them (from the first) consumed.
    */
-  private async run(calls: LimitCall[], now: number): Promise<Outcomes> {
+  private async keyByKey(calls: LimitCall[], now: number): Promise<Outcomes> {
     const store = this.deps.store;
-    const consuming = calls[0]?.mode === 'consume';
-    if (!consuming || calls.length < 2 || store.kind !== 'cluster') {
-      return Object.assign(await store.limit(calls, now), { consumed: consuming ? calls.length : 0 });
-    }
     const outcomes: StoreOutcome[] = [];
     for (const call of calls) {
       const [o] = await store.limit([call], now);
@@ -258,9 +253,9 @@ export class RateLimiter {
     const refunds: LimitCall[] = [];
     let at = 0;
     for (const { i, plan } of together) {
-      const own = outcomes.slice(at, (at += plan.calls.length));
+      const own = consumedAll(plan, outcomes.slice(at, (at += plan.calls.length)));
       this.rememberDenies(plan, own, now);
-      const { res, refunds: ownRefunds, record } = conclude(plan, own, plan.mode === 'consume' ? own.length : 0);
+      const { res, refunds: ownRefunds, record } = conclude(plan, own, own.consumed);
       refunds.push(...ownRefunds);
       if (record) pending.push(this.deps.tracker!.record(plan.activity!).then(() => answer(i, res), (err: unknown) => fail(i, err)));
       else answer(i, res);
@@ -332,6 +327,11 @@ export class RateLimiter {
       failureMode: policy.failureMode,
     }));
   }
+}
+
+/** The outcomes of a plan whose keys all went to the store at once: all of them consumed, unless it only peeks. */
+function consumedAll(plan: Plan, outcomes: StoreOutcome[]): Outcomes {
+  return Object.assign(outcomes, { consumed: plan.mode === 'consume' ? outcomes.length : 0 });
 }
 
 /** A check's error as its batch result; UNAVAILABLE fails the whole batch instead. */
