@@ -133,7 +133,7 @@ export class RateLimiter {
     }
     let outcomes = this.cachedDenies(plan, now);
     if (!outcomes) {
-      outcomes = this.together(plan) ? consumedAll(plan, await this.deps.store.limit(plan.calls, now)) : await this.keyByKey(plan.calls, now);
+      outcomes = this.oneKeyAtATime(plan) ? await this.keyByKey(plan.calls, now) : consumedAll(plan, await this.deps.store.limit(plan.calls, now));
       this.rememberDenies(plan, outcomes, now);
     }
     const { res, refunds, record } = conclude(plan, outcomes, outcomes.consumed);
@@ -174,11 +174,16 @@ export class RateLimiter {
    * Cluster, which runs key by key).
    */
   private together(plan: Plan): boolean {
-    return !plan.suspensionCheck && !plan.allowlisted && (plan.calls.length < 2 || plan.mode !== 'consume' || this.deps.store.kind !== 'cluster');
+    return !plan.suspensionCheck && !plan.allowlisted && !this.oneKeyAtATime(plan);
+  }
+
+  /** A user + IP consumption on a Cluster: see keyByKey(). */
+  private oneKeyAtATime(plan: Plan): boolean {
+    return plan.calls.length > 1 && plan.mode === 'consume' && this.deps.store.kind === 'cluster';
   }
 
   /**
-   * A user + IP consumption on a Cluster (see together()): the keys live on different nodes, and
+   * A user + IP consumption on a Cluster: the keys live on different nodes, and
    * a burst run all at once can spend one key on requests the other denies, so that fewer than
    * the limit pass. So each key consumes only after the previous one allowed, and the keys after
    * a deny are only peeked. Returns the outcomes with how many of them (from the first) consumed.
