@@ -146,7 +146,8 @@ describe('the deny cache', () => {
     const deny = { allowed: false, blocked: false, remaining: 0, resetAfterMs: 10, retryAfterMs: 10 };
     for (const u of ['a', 'b', 'c']) cache.remember(call(u), p, deny, 0);
     expect(cache.size).toBe(2);
-    expect(cache.get(call('a'), p, 1)).toBeUndefined();
-    expect(cache.get(call('c'), p, 1)).toMatchObject({ allowed: false, retryAfterMs: 9 });
+    expect(cache.get(call('a').key, 1, p, 1)).toBeUndefined();
+    expect(cache.get(call('c').key, 1, p, 1)).toMatchObject({ allowed: false, retryAfterMs: 9 });
+    expect(cache.get(call('c').key, 2, p, 1)).toBeUndefined();
   });
 });

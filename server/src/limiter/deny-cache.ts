@@ -42,16 +42,16 @@ export class DenyCache {
     return this.entries.size;
   }
 
-  /** The cached deny of the call's key at `now`, when one holds for its cost under `policy`. */
-  get(call: LimitCall, policy: Policy, now: number): LimitOutcome | undefined {
-    const e = this.entries.get(call.key);
+  /** The cached deny of a state key at `now`, when one holds for this cost under `policy`. */
+  get(key: string, cost: number, policy: Policy, now: number): LimitOutcome | undefined {
+    const e = this.entries.get(key);
     if (!e) return undefined;
     if (now >= e.until || e.policy !== policy) {
-      this.entries.delete(call.key);
+      this.entries.delete(key);
       return undefined;
     }
     // Another cost has another retry time (a larger one needs more units freed).
-    if (call.args.cost !== e.cost) return undefined;
+    if (cost !== e.cost) return undefined;
     return { allowed: false, blocked: false, remaining: e.remaining, resetAfterMs: Math.max(0, e.resetAt - now), retryAfterMs: e.retryAt - now };
   }
 

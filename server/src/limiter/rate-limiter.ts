@@ -60,8 +60,10 @@ interface Plan {
   /** The user key is peeked for a suspension first, as the check does not count it. */
   suspensionCheck: boolean;
   mode: Mode;
-  /** One per target; none for an allowlisted IP. */
-  calls: LimitCall[];
+  /** The state key of each target; none for an allowlisted IP. */
+  keys: string[];
+  /** The store calls for the keys, made when the store is asked (a cached deny needs only the keys). */
+  calls?: LimitCall[];
 }
 
 /**
@@ -116,7 +118,7 @@ export class RateLimiter {
       // A suspended user is denied even where the user key is not counted (allowlisted IP, IP-only policy).
       suspensionCheck: subject.userId !== undefined && (allowlisted || !policy.scopes.includes('user')),
       mode,
-      calls: allowlisted ? [] : this.calls(policy, targets, cost, mode),
+      keys: allowlisted ? [] : targets.map((t) => this.stateKey(policy, t)),
     };
   }
 
@@ -133,7 +135,8 @@ export class RateLimiter {
     }
     let outcomes = this.cachedDenies(plan, now);
     if (!outcomes) {
-      outcomes = this.oneKeyAtATime(plan) ? await this.keyByKey(plan.calls, now) : consumedAll(plan, await this.deps.store.limit(plan.calls, now));
+      const calls = this.callsOf(plan);
+      outcomes = this.oneKeyAtATime(plan) ? await this.keyByKey(calls, now) : consumedAll(plan, await this.deps.store.limit(calls, now));
       this.rememberDenies(plan, outcomes, now);
     }
     const { res, refunds, record } = conclude(plan, outcomes, outcomes.consumed);
@@ -145,10 +148,10 @@ export class RateLimiter {
   /** Every key's cached over-limit answer, when all of the plan's keys have one; else undefined. */
   private cachedDenies(plan: Plan, now: number): Outcomes | undefined {
     const cache = this.deps.denyCache;
-    if (!cache || plan.calls.length === 0) return undefined;
+    if (!cache || plan.keys.length === 0) return undefined;
     const outcomes: StoreOutcome[] = [];
-    for (const call of plan.calls) {
-      const o = cache.get(call, plan.policy, now);
+    for (const key of plan.keys) {
+      const o = cache.get(key, plan.cost, plan.policy, now);
       if (!o) return undefined;
       outcomes.push(o);
     }
@@ -158,7 +161,7 @@ export class RateLimiter {
 
   private rememberDenies(plan: Plan, outcomes: readonly StoreOutcome[], now: number): void {
     const cache = this.deps.denyCache;
-    if (cache) for (let i = 0; i < outcomes.length; i++) cache.remember(plan.calls[i]!, plan.policy, outcomes[i]!, now);
+    if (cache) for (let i = 0; i < outcomes.length; i++) cache.remember(this.callsOf(plan)[i]!, plan.policy, outcomes[i]!, now);
   }
 
   /** Drops what this replica remembers of a subject's limits (after an admin reset or suspension). */
@@ -179,7 +182,7 @@ export class RateLimiter {
 
   /** A user + IP consumption on a Cluster: see keyByKey(). */
   private oneKeyAtATime(plan: Plan): boolean {
-    return plan.calls.length > 1 && plan.mode === 'consume' && this.deps.store.kind === 'cluster';
+    return plan.keys.length > 1 && plan.mode === 'consume' && this.deps.store.kind === 'cluster';
   }
 
   /**
@@ -254,11 +257,11 @@ export class RateLimiter {
       else answer(i, res);
     }
 
-    const outcomes = together.length ? await this.deps.store.limit(together.flatMap(({ plan }) => plan.calls), now) : [];
+    const outcomes = together.length ? await this.deps.store.limit(together.flatMap(({ plan }) => this.callsOf(plan)), now) : [];
     const refunds: LimitCall[] = [];
     let at = 0;
     for (const { i, plan } of together) {
-      const own = consumedAll(plan, outcomes.slice(at, (at += plan.calls.length)));
+      const own = consumedAll(plan, outcomes.slice(at, (at += plan.keys.length)));
       this.rememberDenies(plan, own, now);
       const { res, refunds: ownRefunds, record } = conclude(plan, own, own.consumed);
       refunds.push(...ownRefunds);
@@ -320,12 +323,20 @@ export class RateLimiter {
     return targets;
   }
 
-  private calls(policy: Policy, targets: readonly Target[], cost: number, mode: Mode): LimitCall[] {
+  private callsOf(plan: Plan): LimitCall[] {
+    return (plan.calls ??= this.calls(plan.policy, plan.targets, plan.cost, plan.mode, plan.keys));
+  }
+
+  private stateKey(policy: Policy, t: Target): string {
+    return this.deps.keys.rateLimit(t.scope, t.id, policy.name, algorithmFor(policy.algorithm).keySuffix);
+  }
+
+  private calls(policy: Policy, targets: readonly Target[], cost: number, mode: Mode, keys?: readonly string[]): LimitCall[] {
     const algorithm = algorithmFor(policy.algorithm);
     const member = `${this.instance}.${(this.seq++).toString(36)}`;
-    return targets.map((t) => ({
+    return targets.map((t, i) => ({
       algorithm,
-      key: this.deps.keys.rateLimit(t.scope, t.id, policy.name, algorithm.keySuffix),
+      key: keys?.[i] ?? this.stateKey(policy, t),
       blockKey: this.deps.keys.block(t.scope, t.id),
       args: { limit: t.limit, windowMs: policy.windowMs, cost, burst: burstFor(policy, t.scope), member },
       mode,
@@ -368,7 +379,8 @@ function conclude(plan: Plan, outcomes: readonly StoreOutcome[], consumed: numbe
   for (let i = 0; i < outcomes.length; i++) {
     const o = outcomes[i]!;
     const unspent = !allowed && o.allowed;
-    if (unspent && i < consumed) refunds.push({ ...plan.calls[i]!, mode: 'refund' });
+    // Only keys sent to the store consumed, so their calls exist.
+    if (unspent && i < consumed) refunds.push({ ...plan.calls![i]!, mode: 'refund' });
     statuses.push(toStatus(policy, targets[i]!, unspent ? restore(o, cost) : o));
   }
   const admitted = allowed || (policy.shadow && !blocked);
