@@ -71,10 +71,7 @@ export class FailoverStore implements Store {
     if (!failed || failed.length < calls.length) this.consecutiveFailures = 0;
     if (!failed) return settled as StoreOutcome[];
     this.failed(settled[failed[0]!] as Error, failed.length);
-    const replaced = await this.fallback(
-      failed.map((i) => calls[i]!),
-      now,
-    );
+    const replaced = await this.fallback(failed.map((i) => calls[i]!), now);
     failed.forEach((i, j) => (settled[i] = replaced[j]!));
     return settled as StoreOutcome[];
   }
