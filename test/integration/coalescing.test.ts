@@ -1,4 +1,6 @@
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { commandCalls, redisWorkBetween } from '../../bench/redis-info.js';
 import { ALGORITHM_IMPLS } from '../../server/src/limiter/algorithms.js';
 import type { Mode } from '../../server/src/limiter/algorithm.js';
 import type { AlgorithmName } from '../../server/src/policy/policy.js';
@@ -61,6 +63,20 @@ describe('decisions on one hash tag in one event-loop turn run as one script cal
       ...[true, true, true, true, true, false],
       ...[true, true, true, true, false, false],
     ]);
+  });
+
+  it("Redis's own EXISTS count is its count of decisions, coalesced or not (what the bench's proof relies on)", async () => {
+    const client = store.client as Redis;
+    // Both scripts loaded first, so no NOSCRIPT retry shows in the counts.
+    for (const a of ['token_bucket', 'sliding_window'] as const) await store.limit([call('warm-up', a, 1, 'w')], 1_000);
+    const before = await commandCalls(client);
+    await Promise.all(Array.from({ length: 130 }, (_, i) => store.limit([call('counted', 'token_bucket', 5, `c${i}`)], 2_000)));
+    await store.limit([call('counted-alone', 'sliding_window', 5, 'a')], 2_000);
+    // A refund is not a decision and does not check the block key.
+    await store.limit([call('counted-alone', 'sliding_window', 5, 'a', 'refund')], 2_000);
+    const { scripts, decisions } = redisWorkBetween(before, await commandCalls(client));
+    expect(decisions).toBe(131);
+    expect(scripts).toBe(2 + 1 + 1);
   });
 
   it('answers a call with no keys at once', async () => {
