@@ -23,7 +23,7 @@ import { processCpuMs } from './process-cpu.js';
 import { commandCalls, redisCpuMs, redisWorkBetween } from './redis-info.js';
 import { formatReport, type Measured, type Row, type Target } from './report.js';
 import { rateLimiterFlexible } from './rlflex.js';
-import { denyCacheHitCount, fallbackDecisionCount } from './server-metrics.js';
+import { serverCounters, type ServerCounters } from './server-metrics.js';
 import type { LoadResult } from './stats.js';
 
 const args = new Set(process.argv.slice(2));
@@ -398,14 +398,12 @@ async function measureAllocation(server: ServerProcess, redis: Redis, workDir: s
 ${lines.join('\n')}\n`);
 }
 
-interface Counts {
+interface Counts extends ServerCounters {
   commands: Record<string, number>;
-  fallbacks: number;
-  cacheHits: number;
 }
 
 async function countsNow(server: ServerProcess, redis: Redis): Promise<Counts> {
-  return { commands: await commandCalls(redis), fallbacks: await fallbackDecisionCount(server.httpUrl), cacheHits: await denyCacheHitCount(server.httpUrl) };
+  return { commands: await commandCalls(redis), ...(await serverCounters(server.httpUrl)) };
 }
 
 /**

@@ -25,12 +25,15 @@ describe('metrics from the limiter and the Redis store', () => {
     for (const c of cleanup.splice(0)) await c();
   });
 
-  it('counts decisions by policy and reason, times each script, and counts failed commands', async () => {
+  /** A Redis of the test's own (it stops it), stopped after the test if still running. */
+  async function ownRedis(): Promise<RedisServer> {
     const redis = await RedisServer.start();
-    let redisUp = true;
-    cleanup.push(async () => {
-      if (redisUp) await redis.stop();
-    });
+    cleanup.push(() => redis.stop());
+    return redis;
+  }
+
+  it('counts decisions by policy and reason, times each script, and counts failed commands', async () => {
+    const redis = await ownRedis();
     const metrics = new Metrics();
     const store = await RedisStore.connect({ target: { kind: 'single', url: redis.url }, commandTimeoutMs: 1_000, connectTimeoutMs: 5_000, observer: metrics });
     cleanup.push(() => store.close());
@@ -57,7 +60,6 @@ describe('metrics from the limiter and the Redis store', () => {
     expect(await sample(metrics, 'floodgate_redis_errors_total{command="fg_sliding_log"}')).toBeUndefined();
 
     await redis.stop();
-    redisUp = false;
     await expect(limiter.check({ policy: 'p', userId: 'v', ip: '', dryRun: false, recordActivity: '', sessionId: '' })).rejects.toThrow(
       /store unavailable/,
     );
@@ -67,11 +69,7 @@ describe('metrics from the limiter and the Redis store', () => {
   });
 
   it('counts the keys decided by each failure mode while Redis does not answer, and none while it does', async () => {
-    const redis = await RedisServer.start();
-    let redisUp = true;
-    cleanup.push(async () => {
-      if (redisUp) await redis.stop();
-    });
+    const redis = await ownRedis();
     const metrics = new Metrics();
     const primary = await RedisStore.connect({ target: { kind: 'single', url: redis.url }, commandTimeoutMs: 500, connectTimeoutMs: 5_000 });
     const clock = new ManualClock();
@@ -85,7 +83,6 @@ describe('metrics from the limiter and the Redis store', () => {
     expect(await sample(metrics, 'floodgate_fallback_decisions_total{failure_mode="local"}')).toBeUndefined();
 
     await redis.stop();
-    redisUp = false;
     // Every policy limits by user here; with an IP as well each check decides two keys.
     await limiter.checkMany([...checks(''), ...checks('192.0.2.1')]);
     expect(await sample(metrics, 'floodgate_fallback_decisions_total{failure_mode="local"}')).toBe(3);

@@ -34,12 +34,33 @@ export interface DenyCacheOptions {
  */
 export class DenyCache {
   private readonly entries = new Map<string, Entry>();
-  hits = 0;
+  /** Requests answered from the cache. */
+  private hitCount = 0;
+
+  get hits(): number {
+    return this.hitCount;
+  }
 
   constructor(private readonly o: DenyCacheOptions) {}
 
   get size(): number {
     return this.entries.size;
+  }
+
+  /**
+   * The cached denies of a request's state keys, when every key has one (a request is answered
+   * here only whole); counted as one hit.
+   */
+  answer(keys: readonly string[], cost: number, policy: Policy, now: number): LimitOutcome[] | undefined {
+    if (keys.length === 0) return undefined;
+    const outcomes: LimitOutcome[] = [];
+    for (const key of keys) {
+      const o = this.get(key, cost, policy, now);
+      if (!o) return undefined;
+      outcomes.push(o);
+    }
+    this.hitCount++;
+    return outcomes;
   }
 
   /** The cached deny of a state key at `now`, when one holds for this cost under `policy`. */
@@ -61,7 +82,7 @@ export class DenyCache {
    */
   remember(call: LimitCall, policy: Policy, o: StoreOutcome, now: number): void {
     this.entries.delete(call.key);
-    if (o.allowed || o.blocked || o.degraded !== undefined || o.retryAfterMs <= 0 || call.mode === 'refund') return;
+    if (o.allowed || o.blocked || o.degraded !== undefined || o.retryAfterMs <= 0) return;
     if (this.entries.size >= this.o.maxKeys) this.entries.delete(this.entries.keys().next().value!);
     const retryAt = now + o.retryAfterMs;
     this.entries.set(call.key, {

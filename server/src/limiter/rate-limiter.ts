@@ -147,16 +147,8 @@ export class RateLimiter {
 
   /** Every key's cached over-limit answer, when all of the plan's keys have one; else undefined. */
   private cachedDenies(plan: Plan, now: number): Outcomes | undefined {
-    const cache = this.deps.denyCache;
-    if (!cache || plan.keys.length === 0) return undefined;
-    const outcomes: StoreOutcome[] = [];
-    for (const key of plan.keys) {
-      const o = cache.get(key, plan.cost, plan.policy, now);
-      if (!o) return undefined;
-      outcomes.push(o);
-    }
-    cache.hits++;
-    return Object.assign(outcomes, { consumed: 0 });
+    const outcomes = this.deps.denyCache?.answer(plan.keys, plan.cost, plan.policy, now);
+    return outcomes && Object.assign(outcomes, { consumed: 0 });
   }
 
   private rememberDenies(plan: Plan, outcomes: readonly StoreOutcome[], now: number): void {
@@ -234,6 +226,14 @@ export class RateLimiter {
     const answer = (i: number, res: CheckLimitResponse) => (results[i] = { response: this.observed(res), error: undefined });
     const fail = (i: number, err: unknown) => (results[i] = failedCheck(i, err));
     const pending: Array<Promise<unknown>> = [];
+    const refunds: LimitCall[] = [];
+    // As decide() ends: refunds collected for one store call, the activity recorded before the answer.
+    const finish = (i: number, plan: Plan, outcomes: Outcomes) => {
+      const { res, refunds: own, record } = conclude(plan, outcomes, outcomes.consumed);
+      refunds.push(...own);
+      if (record) pending.push(this.deps.tracker!.record(plan.activity!).then(() => answer(i, res), (err: unknown) => fail(i, err)));
+      else answer(i, res);
+    };
     const together: Array<{ i: number; plan: Plan }> = [];
     for (let i = 0; i < reqs.length; i++) {
       let plan: Plan;
@@ -248,25 +248,16 @@ export class RateLimiter {
         continue;
       }
       const cached = this.cachedDenies(plan, now);
-      if (!cached) {
-        together.push({ i, plan });
-        continue;
-      }
-      const { res, record } = conclude(plan, cached, 0);
-      if (record) pending.push(this.deps.tracker!.record(plan.activity!).then(() => answer(i, res), (err: unknown) => fail(i, err)));
-      else answer(i, res);
+      if (cached) finish(i, plan, cached);
+      else together.push({ i, plan });
     }
 
     const outcomes = together.length ? await this.deps.store.limit(together.flatMap(({ plan }) => this.callsOf(plan)), now) : [];
-    const refunds: LimitCall[] = [];
     let at = 0;
     for (const { i, plan } of together) {
       const own = consumedAll(plan, outcomes.slice(at, (at += plan.keys.length)));
       this.rememberDenies(plan, own, now);
-      const { res, refunds: ownRefunds, record } = conclude(plan, own, own.consumed);
-      refunds.push(...ownRefunds);
-      if (record) pending.push(this.deps.tracker!.record(plan.activity!).then(() => answer(i, res), (err: unknown) => fail(i, err)));
-      else answer(i, res);
+      finish(i, plan, own);
     }
     if (refunds.length) pending.push(this.deps.store.limit(refunds, now));
     await Promise.all(pending);

@@ -1,5 +1,6 @@
 import type { Logger } from '../log.js';
 import type { FallbackObserver } from '../metrics/observers.js';
+import type { FailureMode } from '../policy/policy.js';
 import type { Settled } from './coalescer.js';
 import { isUnavailable, type LimitCall, type Store, type StoreOutcome } from './store.js';
 
@@ -88,11 +89,9 @@ export class FailoverStore implements Store {
   private async fallback(calls: readonly LimitCall[], now: number): Promise<StoreOutcome[]> {
     const local = calls.filter((c) => c.failureMode === 'local');
     if (this.o.fallbacks) {
-      if (local.length) this.o.fallbacks.fallback('local', local.length);
-      for (const mode of ['open', 'closed'] as const) {
-        const keys = calls.filter((c) => c.failureMode === mode).length;
-        if (keys) this.o.fallbacks.fallback(mode, keys);
-      }
+      const keys: Record<FailureMode, number> = { local: 0, open: 0, closed: 0 };
+      for (const c of calls) keys[c.failureMode]++;
+      for (const mode of ['local', 'open', 'closed'] as const) if (keys[mode]) this.o.fallbacks.fallback(mode, keys[mode]);
     }
     const localOutcomes = local.length ? await this.o.local.limit(local, now) : [];
     let next = 0;

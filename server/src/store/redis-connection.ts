@@ -1,4 +1,4 @@
-import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
 import type { RedisObserver } from '../metrics/observers.js';
 import { MeteredCluster, MeteredRedis } from './metered-redis.js';
 
@@ -50,16 +50,12 @@ export function boundedOptions(o: Pick<RedisConnectionOptions, 'commandTimeoutMs
 
 /** One ioredis client for any of the three topologies, not yet connected (call `connect()`). */
 export function createRedisClient(o: RedisConnectionOptions): RedisClient {
-  const client = newClient(o, MeteredRedis, MeteredCluster);
+  const client = newClient(o);
   if (o.observer) client.observe(o.observer);
   return client;
 }
 
-function newClient<R extends Redis, C extends Cluster>(
-  o: RedisConnectionOptions,
-  RedisClass: new (...args: any[]) => R,
-  ClusterClass: new (...args: any[]) => C,
-): R | C {
+function newClient(o: RedisConnectionOptions): RedisClient {
   const bounded = boundedOptions(o);
   const auth: RedisOptions = {
     ...(o.password !== undefined ? { password: o.password } : {}),
@@ -67,9 +63,9 @@ function newClient<R extends Redis, C extends Cluster>(
   };
   switch (o.target.kind) {
     case 'single':
-      return new RedisClass(o.target.url, bounded);
+      return new MeteredRedis(o.target.url, bounded);
     case 'sentinel':
-      return new RedisClass({
+      return new MeteredRedis({
         ...bounded,
         ...auth,
         sentinels: o.target.sentinels,
@@ -80,7 +76,7 @@ function newClient<R extends Redis, C extends Cluster>(
       });
     case 'cluster': {
       const { enableOfflineQueue, retryStrategy, lazyConnect, enableAutoPipelining, ...perNode } = bounded;
-      return new ClusterClass(o.target.nodes, {
+      return new MeteredCluster(o.target.nodes, {
         enableOfflineQueue,
         lazyConnect,
         enableAutoPipelining,
