@@ -55,14 +55,16 @@ export const MODE_CODE: Record<Mode, number> = { consume: 0, peek: 1, refund: 2 
  */
 export const TTL_SLACK_MS = 1_000;
 
-/** ARGV entries per decision in a script call. */
-export const ARGS_PER_DECISION = 7;
+/** Values per decision in a script call's packed argument (see scriptOf). */
+export const VALUES_PER_DECISION = 9;
 
 /**
  * The script of an algorithm: its body becomes a function of one decision, run for every
- * (state key, block key) pair in KEYS with 7 ARGV each (now, window, limit, cost, burst, member,
- * mode), in order; the reply is 4 numbers per decision. Several decisions on keys of one hash
- * tag thus run as one script call, atomically and in arrival order (see store/coalescer.ts).
+ * decision of the call in order. KEYS holds each key the call touches once; ARGV[1] is one
+ * MessagePack array (store/msgpack.ts) of 9 values per decision: the KEYS indexes of its state
+ * key and block key, then now, window, limit, cost, burst, member and mode. The reply is 4
+ * numbers per decision. Several decisions on keys of one hash tag thus run as one script call,
+ * atomically and in arrival order (see store/coalescer.ts).
  */
 export function scriptOf(algorithm: Pick<Algorithm, 'lua'>): string {
   return `
@@ -73,11 +75,11 @@ local function decide(key, block, now, window, limit, cost, burst, member, mode)
   end
 ${algorithm.lua}
 end
+local d = cmsgpack.unpack(ARGV[1])
 local out = {}
-for i = 1, #KEYS / 2 do
-  local a = (i - 1) * ${ARGS_PER_DECISION}
-  local r = decide(KEYS[2 * i - 1], KEYS[2 * i], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]),
-    tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5]), ARGV[a + 6], tonumber(ARGV[a + 7]))
+for i = 1, #d / ${VALUES_PER_DECISION} do
+  local a = (i - 1) * ${VALUES_PER_DECISION}
+  local r = decide(KEYS[d[a + 1]], KEYS[d[a + 2]], d[a + 3], d[a + 4], d[a + 5], d[a + 6], d[a + 7], d[a + 8], d[a + 9])
   local o = (i - 1) * 4
   out[o + 1], out[o + 2], out[o + 3], out[o + 4] = r[1], r[2], r[3], r[4]
 end

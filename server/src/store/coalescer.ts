@@ -1,9 +1,10 @@
 import { MODE_CODE, type Algorithm, type LimitOutcome } from '../limiter/algorithm.js';
 import { hashTagOf } from './keys.js';
+import { packArray } from './msgpack.js';
 import type { LimitCall } from './store.js';
 
-/** Runs an algorithm's script (see scriptOf) over (state key, block key) pairs; resolves with its flat reply. */
-export type ScriptRunner = (algorithm: Algorithm<any>, keys: string[], argv: Array<string | number>) => Promise<number[]>;
+/** Runs an algorithm's script (see scriptOf) with its KEYS and packed decisions; resolves with its flat reply. */
+export type ScriptRunner = (algorithm: Algorithm<any>, keys: string[], decisions: Buffer) => Promise<number[]>;
 
 /** Each key's outcome, or the error that kept its script call from one. */
 export type Settled = LimitOutcome | Error;
@@ -17,8 +18,11 @@ interface Request {
 
 interface Group {
   algorithm: Algorithm<any>;
+  /** Each key once: a hot key's decisions name it by its index (1-based, as Lua's KEYS). */
   keys: string[];
-  argv: Array<string | number>;
+  keyIndex: Map<string, number>;
+  /** scriptOf's values of every decision, packed when the group is sent. */
+  values: Array<string | number>;
   /** For each decision in the group, its request and its index there. */
   requests: Request[];
   indexes: number[];
@@ -56,13 +60,12 @@ export class Coalescer {
     const id = call.algorithm.name + hashTagOf(call.key);
     let group = this.groups.get(id);
     if (!group) {
-      group = { algorithm: call.algorithm, keys: [], argv: [], requests: [], indexes: [] };
+      group = { algorithm: call.algorithm, keys: [], keyIndex: new Map(), values: [], requests: [], indexes: [] };
       this.groups.set(id, group);
     }
     const { limit, windowMs, cost, burst, member } = call.args;
-    group.keys.push(call.key, call.blockKey);
-    // The ARGV layout scriptOf reads.
-    group.argv.push(now, windowMs, limit, cost, burst, member, MODE_CODE[call.mode]);
+    // The layout scriptOf reads.
+    group.values.push(keyIndexOf(group, call.key), keyIndexOf(group, call.blockKey), now, windowMs, limit, cost, burst, member, MODE_CODE[call.mode]);
     group.requests.push(request);
     group.indexes.push(index);
     if (group.requests.length >= this.maxPerScript) {
@@ -82,13 +85,13 @@ export class Coalescer {
     for (const group of groups.values()) this.send(group);
   };
 
-  private send({ algorithm, keys, argv, requests, indexes }: Group): void {
+  private send({ algorithm, keys, values, requests, indexes }: Group): void {
     const settle = (i: number, value: Settled) => {
       const request = requests[i]!;
       request.settled[indexes[i]!] = value;
       if (--request.pending === 0) request.resolve(request.settled);
     };
-    this.run(algorithm, keys, argv).then(
+    this.run(algorithm, keys, packArray(values)).then(
       (reply) => {
         for (let i = 0; i < requests.length; i++) settle(i, toOutcome(reply, i * 4));
       },
@@ -97,6 +100,15 @@ export class Coalescer {
       },
     );
   }
+}
+
+function keyIndexOf(group: Group, key: string): number {
+  let index = group.keyIndex.get(key);
+  if (index === undefined) {
+    index = group.keys.push(key);
+    group.keyIndex.set(key, index);
+  }
+  return index;
 }
 
 function toOutcome(reply: number[], at: number): LimitOutcome {

@@ -28,11 +28,11 @@ export class RedisStore implements Store {
     );
     // EVALSHA itself rather than a defined command: auto-pipelining routes a Cluster command by
     // its first key only for commands it knows, and a script call here starts with the key count.
-    this.coalescer = new Coalescer((algorithm, keys, argv) => {
+    this.coalescer = new Coalescer((algorithm, keys, decisions) => {
       const { lua, sha } = scripts.get(algorithm.name)!;
-      const reply = (client.evalsha(sha, keys.length, ...keys, ...argv) as Promise<number[]>).catch((err: Error) => {
+      const reply = (client.evalsha(sha, keys.length, ...keys, decisions) as Promise<number[]>).catch((err: Error) => {
         if (!err.message.startsWith('NOSCRIPT')) throw err;
-        return client.eval(lua, keys.length, ...keys, ...argv) as Promise<number[]>;
+        return client.eval(lua, keys.length, ...keys, decisions) as Promise<number[]>;
       });
       return this.bounded(reply).catch((err: unknown) => {
         throw storeError(err);
