@@ -1,10 +1,11 @@
 import { FloodgateError } from '@floodgate/client';
 import { Cluster } from 'ioredis';
 import { withDeadline } from '../deadline.js';
-import { scriptOf, type Algorithm, type LimitOutcome } from '../limiter/algorithm.js';
+import { scriptOf, type LimitOutcome } from '../limiter/algorithm.js';
 import { ALGORITHM_IMPLS } from '../limiter/algorithms.js';
 import { Coalescer, type Settled } from './coalescer.js';
 import { createRedisClient, describeTarget, type RedisClient, type RedisConnectionOptions } from './redis-connection.js';
+import { RedisScript } from './redis-script.js';
 import type { LimitCall, Store, StoreKind } from './store.js';
 
 /** Decisions per script call at most: about a millisecond of Redis time for the slowest algorithm. */
@@ -20,21 +21,9 @@ export class RedisStore implements Store {
     /** Bounds every script call and ping, Cluster redirections and retries included. */
     private readonly callTimeoutMs: number,
   ) {
-    const scripts = new Map(
-      Object.values(ALGORITHM_IMPLS).map((algorithm) => {
-        const lua = scriptOf(algorithm);
-        return [algorithm.name, { lua, sha: client.nameScript(`fg_${algorithm.name}`, lua) }];
-      }),
-    );
-    // EVALSHA itself rather than a defined command: auto-pipelining routes a Cluster command by
-    // its first key only for commands it knows, and a script call here starts with the key count.
+    const scripts = new Map(Object.values(ALGORITHM_IMPLS).map((algorithm) => [algorithm.name, new RedisScript(client, `fg_${algorithm.name}`, scriptOf(algorithm))]));
     this.coalescer = new Coalescer((algorithm, keys, decisions) => {
-      const { lua, sha } = scripts.get(algorithm.name)!;
-      const reply = (client.evalsha(sha, keys.length, ...keys, decisions) as Promise<number[]>).catch((err: Error) => {
-        if (!err.message.startsWith('NOSCRIPT')) throw err;
-        return client.eval(lua, keys.length, ...keys, decisions) as Promise<number[]>;
-      });
-      return this.bounded(reply).catch((err: unknown) => {
+      return this.bounded(scripts.get(algorithm.name)!.run<number[]>(keys, [decisions])).catch((err: unknown) => {
         throw storeError(err);
       });
     }, MAX_DECISIONS_PER_SCRIPT);

@@ -1,21 +1,16 @@
-import type { Cluster, Redis } from 'ioredis';
 import type { KeySpace } from '../store/keys.js';
+import type { RedisClient } from '../store/redis-connection.js';
 import { storeError } from '../store/redis-store.js';
+import { RedisActivityWriter } from './redis-activity-writer.js';
 import {
-  CONCURRENCY_WINDOW_MS,
-  DAY_MS,
-  GLOBAL_TTL_MS,
-  HOUR_MS,
   RETENTION_MS,
   SESSION_GAP_MS,
   TOP_INDEX_MAX,
   activeSuspension,
   compareIds,
-  floorTo,
   lastDates,
   retained,
   userKeys,
-  utcDate,
   type ActivityEvent,
   type Cursor,
   type DayTotals,
@@ -25,76 +20,6 @@ import {
   type UserRecord,
   type UserSummary,
 } from './tracking-store.js';
-
-/**
- * One user's event, atomically. KEYS: user hash, session hash, day hash (one hash tag).
- * ARGV: at, activity, ip, explicit session id, fresh session id, retention, session gap.
- */
-const RECORD_USER = `
-local h, s, d = KEYS[1], KEYS[2], KEYS[3]
-local at = tonumber(ARGV[1])
-local activity, ip, sid, fresh = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local retention, gap = tonumber(ARGV[6]), tonumber(ARGV[7])
-local u = redis.call('HMGET', h, 'first', 'last', 'peakReq', 'curMin', 'curReq')
-local first, last = tonumber(u[1]), tonumber(u[2])
-local peakReq, curMin, curReq = tonumber(u[3]) or 0, tonumber(u[4]) or 0, tonumber(u[5]) or 0
-local sess = redis.call('HMGET', s, 'id', 'last')
-local sessId, sessLast = sess[1], tonumber(sess[2])
-local continues = sessId ~= false and sessLast ~= nil and at - sessLast <= gap
-if sid ~= '' then
-  continues = continues and sid == sessId
-elseif continues then
-  sid = sessId
-else
-  sid = fresh
-end
-if not continues then
-  redis.call('DEL', s)
-  redis.call('HSET', s, 'id', sid, 'start', ARGV[1], 'last', ARGV[1])
-  redis.call('HINCRBY', h, 'sessions', 1)
-elseif at > sessLast then
-  redis.call('HSET', s, 'last', ARGV[1])
-end
-redis.call('PEXPIRE', s, gap)
-if first == nil or at < first then redis.call('HSET', h, 'first', ARGV[1]) end
-if last == nil or at >= last then
-  redis.call('HSET', h, 'last', ARGV[1])
-  if ip ~= '' then redis.call('HSET', h, 'ip', ip) end
-end
-redis.call('HINCRBY', h, 'total', 1)
-redis.call('HINCRBY', h, 'a:' .. activity, 1)
-local minute = at - (at % 60000)
-if minute == curMin then curReq = curReq + 1 elseif minute > curMin then curMin = minute; curReq = 1 else curReq = 0 end
-if curReq > 0 then
-  redis.call('HSET', h, 'curMin', string.format('%d', curMin), 'curReq', curReq)
-  if curReq > peakReq then redis.call('HSET', h, 'peakMin', string.format('%d', curMin), 'peakReq', curReq) end
-end
-redis.call('PEXPIRE', h, retention)
-redis.call('HINCRBY', d, 'total', 1)
-redis.call('HINCRBY', d, 'a:' .. activity, 1)
-redis.call('PEXPIRE', d, retention)
-return 1
-`;
-
-/**
- * The global side of one event. KEYS: users index, top index, hour peak, day peak ({trk} tag).
- * ARGV: user id, at, exclusive lower bound of the concurrency window, ttl.
- */
-const RECORD_INDEX = `
-local id, at, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[4])
-local cur = tonumber(redis.call('ZSCORE', KEYS[1], id))
-if cur == nil or at > cur then redis.call('ZADD', KEYS[1], ARGV[2], id) end
-redis.call('ZINCRBY', KEYS[2], 1, id)
-redis.call('PEXPIRE', KEYS[1], ttl)
-redis.call('PEXPIRE', KEYS[2], ttl)
-local active = redis.call('ZCOUNT', KEYS[1], ARGV[3], '+inf')
-for i = 3, 4 do
-  local best = tonumber(redis.call('HGET', KEYS[i], 'users')) or 0
-  if active > best then redis.call('HSET', KEYS[i], 'users', active, 'at', ARGV[2]) end
-  redis.call('PEXPIRE', KEYS[i], ttl)
-end
-return active
-`;
 
 /**
  * Suspension index update. KEYS: suspended index. ARGV: user id, expiry score ('' removes), now.
@@ -142,8 +67,6 @@ return 0
 `;
 
 const SCRIPTS = {
-  fg_track_user: { numberOfKeys: 3, lua: RECORD_USER },
-  fg_track_index: { numberOfKeys: 4, lua: RECORD_INDEX },
   fg_track_suspended: { numberOfKeys: 1, lua: SET_SUSPENDED },
   fg_track_block: { numberOfKeys: 1, lua: WRITE_BLOCK },
   fg_track_trim: { numberOfKeys: 3, lua: TRIM_INDEXES },
@@ -156,49 +79,20 @@ type Scripts = Record<keyof typeof SCRIPTS, Script>;
 /** Tracking in Redis: per-user keys under the user's tag, global indexes under their own tags. */
 export class RedisTrackingStore implements TrackingStore {
   private readonly scripts: Scripts;
+  private readonly writer: RedisActivityWriter;
 
   constructor(
-    private readonly client: Redis | Cluster,
+    private readonly client: RedisClient,
     private readonly keys: KeySpace,
   ) {
+    this.writer = new RedisActivityWriter(client, keys);
     for (const [name, def] of Object.entries(SCRIPTS)) client.defineCommand(name, def);
     const c = client as unknown as Scripts;
     this.scripts = Object.fromEntries(Object.keys(SCRIPTS).map((n) => [n, c[n as keyof Scripts].bind(client)])) as Scripts;
   }
 
-  async record(e: ActivityEvent, freshSessionId: string, _now: number): Promise<void> {
-    const k = this.keys;
-    const date = utcDate(e.at);
-    await guard(
-      Promise.all([
-        this.scripts.fg_track_user(
-          k.trackUser(e.userId),
-          k.trackSession(e.userId),
-          k.trackDay(e.userId, date),
-          e.at,
-          e.activity,
-          e.ip,
-          e.sessionId,
-          freshSessionId,
-          RETENTION_MS,
-          SESSION_GAP_MS,
-        ),
-        this.scripts.fg_track_index(
-          k.trackIndex('users'),
-          k.trackIndex('top'),
-          k.trackIndex(`ph:${floorTo(e.at, HOUR_MS)}`),
-          k.trackIndex(`pd:${floorTo(e.at, DAY_MS)}`),
-          e.userId,
-          e.at,
-          `(${e.at - CONCURRENCY_WINDOW_MS}`,
-          GLOBAL_TTL_MS,
-        ),
-        this.client.pfadd(k.trackDaily(date, 'dau'), e.userId),
-        this.client.pexpire(k.trackDaily(date, 'dau'), GLOBAL_TTL_MS),
-        this.client.hincrby(k.trackDaily(date, 'act'), e.activity, 1),
-        this.client.pexpire(k.trackDaily(date, 'act'), GLOBAL_TTL_MS),
-      ]),
-    );
+  record(e: ActivityEvent, freshSessionId: string): Promise<void> {
+    return this.writer.write(e, freshSessionId);
   }
 
   async user(userId: string, now: number): Promise<UserRecord | undefined> {

@@ -1,0 +1,27 @@
+import type { RedisClient } from './redis-connection.js';
+
+/**
+ * A Lua script with any number of keys, sent by EVALSHA, and by EVAL when Redis lacks it (after
+ * a restart, a failover, on a new node). EVALSHA itself rather than a defined command:
+ * auto-pipelining routes a Cluster command by its first key only for commands it knows, and a
+ * call with a varying key count starts with that count.
+ */
+export class RedisScript {
+  private readonly sha: string;
+
+  constructor(
+    private readonly client: RedisClient,
+    /** Reported in the Redis command metrics instead of "evalsha". */
+    name: string,
+    readonly lua: string,
+  ) {
+    this.sha = client.nameScript(name, lua);
+  }
+
+  run<T>(keys: readonly string[], args: ReadonlyArray<string | number | Buffer>): Promise<T> {
+    return (this.client.evalsha(this.sha, keys.length, ...keys, ...args) as Promise<T>).catch((err: Error) => {
+      if (!err.message.startsWith('NOSCRIPT')) throw err;
+      return this.client.eval(this.lua, keys.length, ...keys, ...args) as Promise<T>;
+    });
+  }
+}

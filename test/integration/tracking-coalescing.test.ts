@@ -1,0 +1,71 @@
+import fc from 'fast-check';
+import { describe, expect, inject, it } from 'vitest';
+import type { ActivityInput } from '../../server/src/tracking/tracker.js';
+import { MINUTE_MS } from '../../server/src/tracking/tracking-store.js';
+import { limiterStack, type LimiterStack, type StoreName } from '../support/stack.js';
+
+const redisUrl = inject('redisUrl');
+const USERS = ['ann', 'bob', 'cy', 'di'];
+const ACTIVITIES = ['ai', 'tts', 'login'];
+const SESSIONS = ['tab-1', 'tab-2'];
+
+/** One turn: the clock moves, then events are recorded all at once (one event-loop turn). */
+interface Turn {
+  advanceMs: number;
+  events: Array<Omit<ActivityInput, 'atMs'> & { agoMs: number }>;
+}
+
+const turn = fc.record({
+  // Within a minute, across minutes and the 5-minute concurrency window, past the 1 h session gap.
+  advanceMs: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 90_000 }), fc.integer({ min: 4 * MINUTE_MS, max: 2 * 3_600_000 })),
+  events: fc.array(
+    fc.record({
+      userId: fc.constantFrom(...USERS),
+      activity: fc.constantFrom(...ACTIVITIES),
+      ip: fc.constantFrom('', '203.0.113.9', '2001:db8::1'),
+      sessionId: fc.constantFrom('', '', ...SESSIONS),
+      // Some events arrive late (an explicit at_ms in the past): earlier than the user's last.
+      agoMs: fc.oneof(fc.constant(0), fc.constant(0), fc.integer({ min: 1, max: 3 * MINUTE_MS })),
+    }),
+    { minLength: 1, maxLength: 40 },
+  ),
+});
+
+async function play(stack: LimiterStack, turns: readonly Turn[], together: boolean): Promise<void> {
+  for (const t of turns) {
+    stack.clock.advance(t.advanceMs);
+    const events = t.events.map(({ agoMs, ...e }) => stack.tracker.event({ ...e, atMs: agoMs ? stack.clock.now() - agoMs : 0 }));
+    if (together) await Promise.all(events.map((e) => stack.tracker.record(e)));
+    else for (const e of events) await stack.tracker.record(e);
+  }
+}
+
+/** Everything tracking reports; a generated session id (random per store) shown as "fresh". */
+async function reported(stack: LimiterStack) {
+  const users = await Promise.all(
+    USERS.map(async (id) => {
+      const stats = (await stack.tracker.stats(id)).stats;
+      if (stats && !SESSIONS.includes(stats.currentSessionId)) stats.currentSessionId = 'fresh';
+      return stats;
+    }),
+  );
+  return { users, statistics: await stack.admin.statistics() };
+}
+
+describe.each<StoreName>(['redis', 'cluster'])('tracking writes of one turn, written together on the %s store', (storeName) => {
+  it('report exactly what the same events recorded one by one report on the memory store', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(turn, { minLength: 1, maxLength: 6 }), async (turns) => {
+        const [shared, reference] = await Promise.all([limiterStack(storeName, redisUrl), limiterStack('memory', redisUrl)]);
+        try {
+          await play(shared, turns, true);
+          await play(reference, turns, false);
+          expect(await reported(shared)).toEqual(await reported(reference));
+        } finally {
+          await Promise.all([shared.close(), reference.close()]);
+        }
+      }),
+      { numRuns: 25 },
+    );
+  });
+});
