@@ -1,8 +1,10 @@
 import fc from 'fast-check';
+import { FloodgateError } from '@floodgate/client';
+import { status } from '@grpc/grpc-js';
 import { describe, expect, inject, it } from 'vitest';
 import type { ActivityInput } from '../../server/src/tracking/tracker.js';
-import { MINUTE_MS } from '../../server/src/tracking/tracking-store.js';
-import { limiterStack, type LimiterStack, type StoreName } from '../support/stack.js';
+import { DAY_MS, MINUTE_MS, utcDate } from '../../server/src/tracking/tracking-store.js';
+import { limiterStack, rawRedis, type LimiterStack, type StoreName } from '../support/stack.js';
 
 const redisUrl = inject('redisUrl');
 const USERS = ['ann', 'bob', 'cy', 'di'];
@@ -67,5 +69,44 @@ describe.each<StoreName>(['redis', 'cluster'])('tracking writes of one turn, wri
       }),
       { numRuns: 25 },
     );
+  });
+});
+
+describe('a failed write of a turn', () => {
+  it('fails only the events it is part of (UNAVAILABLE, to be held), in arrival order; the others are written', async () => {
+    const s = await limiterStack('redis', redisUrl);
+    const redis = rawRedis('redis', redisUrl);
+    try {
+      const today = s.clock.now();
+      // Today's distinct-users key taken by a string: that day's PFADD fails.
+      await redis.set(s.keys.trackDaily(utcDate(today), 'dau'), 'not a HyperLogLog', 'PX', 60_000);
+      const settled: string[] = [];
+      const events = [
+        { userId: 'ann', at: today },
+        { userId: 'bob', at: today - DAY_MS },
+        { userId: 'cy', at: today },
+      ].map(({ userId, at }) => s.tracker.event({ userId, activity: 'ai', ip: '', sessionId: '', atMs: at }));
+      const outcomes = await Promise.allSettled(
+        events.map((e) =>
+          s.tracker.record(e).then(
+            () => settled.push(`${e.userId} ok`),
+            (err: unknown) => {
+              settled.push(`${e.userId} failed`);
+              throw err;
+            },
+          ),
+        ),
+      );
+      expect(settled).toEqual(['ann failed', 'bob ok', 'cy failed']);
+      for (const i of [0, 2]) {
+        const reason = (outcomes[i] as PromiseRejectedResult).reason;
+        expect(reason).toBeInstanceOf(FloodgateError);
+        expect((reason as FloodgateError).code).toBe(status.UNAVAILABLE);
+      }
+      expect((await s.tracker.stats('bob')).stats?.totalRequests).toBe(1);
+    } finally {
+      redis.disconnect();
+      await s.close();
+    }
   });
 });

@@ -91,8 +91,8 @@ return 1
 interface Pending {
   event: ActivityEvent;
   freshSessionId: string;
-  /** Writes of this event not yet answered: its user's, the global index, its day's counters. */
-  parts: number;
+  /** The first failure of a write this event is part of (its user's, the global index, its day's). */
+  error?: Error;
   resolve(): void;
   reject(err: Error): void;
 }
@@ -116,8 +116,9 @@ class KeyList {
 /**
  * Tracking writes of one event-loop turn, written together: one script call per user (its
  * events in order), one for the global index, and one set of counter commands per day, instead
- * of six commands per event. Each event's promise settles when every write it is part of has;
- * it fails (UNAVAILABLE) with the first of them that fails, so the caller can hold and replay it.
+ * of six commands per event. The events' promises settle when every write of the turn has
+ * answered, in arrival order; an event fails (UNAVAILABLE) when a write it is part of failed,
+ * so the caller can hold and replay it, and only it.
  */
 export class RedisActivityWriter {
   private queue: Pending[] = [];
@@ -135,7 +136,7 @@ export class RedisActivityWriter {
 
   write(event: ActivityEvent, freshSessionId: string): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ event, freshSessionId, parts: 3, resolve, reject });
+      this.queue.push({ event, freshSessionId, resolve, reject });
       if (this.queue.length >= MAX_EVENTS_PER_WRITE) this.flush();
       else if (!this.scheduled) {
         this.scheduled = true;
@@ -158,9 +159,26 @@ export class RedisActivityWriter {
       append(byUser, p.event.userId, p);
       append(byDate, utcDate(p.event.at), p);
     }
-    for (const [userId, events] of byUser) settle(events, this.writeUser(userId, events));
-    settle(batch, this.writeIndex(batch));
-    for (const [date, events] of byDate) settle(events, this.writeDay(date, events));
+    const writes: Array<[readonly Pending[], Promise<unknown>]> = [];
+    for (const [userId, events] of byUser) writes.push([events, this.writeUser(userId, events)]);
+    writes.push([batch, this.writeIndex(batch)]);
+    for (const [date, events] of byDate) writes.push([events, this.writeDay(date, events)]);
+    let unanswered = writes.length;
+    for (const [events, write] of writes) {
+      write
+        .catch((err: unknown) => {
+          const error = storeError(err);
+          for (const p of events) p.error ??= error;
+        })
+        .finally(() => {
+          if (--unanswered > 0) return;
+          // All at once and in arrival order, so failed events are held (and replayed) in that order.
+          for (const p of batch) {
+            if (p.error) p.reject(p.error);
+            else p.resolve();
+          }
+        });
+    }
   }
 
   private writeUser(userId: string, events: readonly Pending[]): Promise<unknown> {
@@ -203,17 +221,4 @@ function append<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   const list = map.get(key);
   if (list) list.push(value);
   else map.set(key, [value]);
-}
-
-/** Tells each event of a write its outcome: done once all of its writes are, failed with the first that fails. */
-function settle(events: readonly Pending[], write: Promise<unknown>): void {
-  write.then(
-    () => {
-      for (const p of events) if (--p.parts === 0) p.resolve();
-    },
-    (err: unknown) => {
-      const error = storeError(err);
-      for (const p of events) p.reject(error);
-    },
-  );
 }
