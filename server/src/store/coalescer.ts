@@ -1,6 +1,7 @@
 import { MODE_CODE, type Algorithm, type LimitOutcome } from '../limiter/algorithm.js';
 import { hashTagOf } from './keys.js';
 import { packArray } from './msgpack.js';
+import { ScriptKeys } from './redis-script.js';
 import type { LimitCall } from './store.js';
 
 /** Runs an algorithm's script (see scriptOf) with its KEYS and packed decisions; resolves with its flat reply. */
@@ -18,9 +19,8 @@ interface Request {
 
 interface Group {
   algorithm: Algorithm<any>;
-  /** Each key once: a hot key's decisions name it by its index (1-based, as Lua's KEYS). */
-  keys: string[];
-  keyIndex: Map<string, number>;
+  /** Each key once: a hot key's decisions all name the same index. */
+  keys: ScriptKeys;
   /** scriptOf's values of every decision, packed when the group is sent. */
   values: Array<string | number>;
   /** For each decision in the group, its request and its index there. */
@@ -60,12 +60,12 @@ export class Coalescer {
     const id = call.algorithm.name + hashTagOf(call.key);
     let group = this.groups.get(id);
     if (!group) {
-      group = { algorithm: call.algorithm, keys: [], keyIndex: new Map(), values: [], requests: [], indexes: [] };
+      group = { algorithm: call.algorithm, keys: new ScriptKeys(), values: [], requests: [], indexes: [] };
       this.groups.set(id, group);
     }
     const { limit, windowMs, cost, burst, member } = call.args;
     // The layout scriptOf reads.
-    group.values.push(keyIndexOf(group, call.key), keyIndexOf(group, call.blockKey), now, windowMs, limit, cost, burst, member, MODE_CODE[call.mode]);
+    group.values.push(group.keys.of(call.key), group.keys.of(call.blockKey), now, windowMs, limit, cost, burst, member, MODE_CODE[call.mode]);
     group.requests.push(request);
     group.indexes.push(index);
     if (group.requests.length >= this.maxPerScript) {
@@ -91,7 +91,7 @@ export class Coalescer {
       request.settled[indexes[i]!] = value;
       if (--request.pending === 0) request.resolve(request.settled);
     };
-    this.run(algorithm, keys, packArray(values)).then(
+    this.run(algorithm, keys.keys, packArray(values)).then(
       (reply) => {
         for (let i = 0; i < requests.length; i++) settle(i, toOutcome(reply, i * 4));
       },
@@ -100,15 +100,6 @@ export class Coalescer {
       },
     );
   }
-}
-
-function keyIndexOf(group: Group, key: string): number {
-  let index = group.keyIndex.get(key);
-  if (index === undefined) {
-    index = group.keys.push(key);
-    group.keyIndex.set(key, index);
-  }
-  return index;
 }
 
 function toOutcome(reply: number[], at: number): LimitOutcome {

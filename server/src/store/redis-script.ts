@@ -25,3 +25,19 @@ export class RedisScript {
     });
   }
 }
+
+/** A script call's KEYS, each named once; its arguments refer to a key by its 1-based index, as Lua's KEYS does. */
+export class ScriptKeys {
+  readonly keys: string[] = [];
+  private readonly index = new Map<string, number>();
+
+  constructor(...fixed: string[]) {
+    for (const key of fixed) this.of(key);
+  }
+
+  of(key: string): number {
+    let i = this.index.get(key);
+    if (i === undefined) this.index.set(key, (i = this.keys.push(key)));
+    return i;
+  }
+}

@@ -21,12 +21,16 @@ export class RedisStore implements Store {
     /** Bounds every script call and ping, Cluster redirections and retries included. */
     private readonly callTimeoutMs: number,
   ) {
-    const scripts = new Map(Object.values(ALGORITHM_IMPLS).map((algorithm) => [algorithm.name, new RedisScript(client, `fg_${algorithm.name}`, scriptOf(algorithm))]));
-    this.coalescer = new Coalescer((algorithm, keys, decisions) => {
-      return this.bounded(scripts.get(algorithm.name)!.run<number[]>(keys, [decisions])).catch((err: unknown) => {
-        throw storeError(err);
-      });
-    }, MAX_DECISIONS_PER_SCRIPT);
+    const scripts = new Map(
+      Object.values(ALGORITHM_IMPLS).map((algorithm) => [algorithm.name, new RedisScript(client, `fg_${algorithm.name}`, scriptOf(algorithm))]),
+    );
+    this.coalescer = new Coalescer(
+      (algorithm, keys, decisions) =>
+        this.bounded(scripts.get(algorithm.name)!.run<number[]>(keys, [decisions])).catch((err: unknown) => {
+          throw storeError(err);
+        }),
+      MAX_DECISIONS_PER_SCRIPT,
+    );
   }
 
   /** False while ioredis has no usable connection (connecting, reconnecting, closed). */

@@ -1,7 +1,7 @@
 import type { KeySpace } from '../store/keys.js';
 import { packArray } from '../store/msgpack.js';
 import type { RedisClient } from '../store/redis-connection.js';
-import { RedisScript } from '../store/redis-script.js';
+import { RedisScript, ScriptKeys } from '../store/redis-script.js';
 import { storeError } from '../store/redis-store.js';
 import { CONCURRENCY_WINDOW_MS, DAY_MS, GLOBAL_TTL_MS, HOUR_MS, RETENTION_MS, SESSION_GAP_MS, floorTo, utcDate, type ActivityEvent } from './tracking-store.js';
 
@@ -97,22 +97,6 @@ interface Pending {
   reject(err: Error): void;
 }
 
-/** Keys named once each; values refer to them by their 1-based index, as Lua's KEYS does. */
-class KeyList {
-  readonly keys: string[] = [];
-  private readonly index = new Map<string, number>();
-
-  constructor(...fixed: string[]) {
-    for (const key of fixed) this.of(key);
-  }
-
-  of(key: string): number {
-    let i = this.index.get(key);
-    if (i === undefined) this.index.set(key, (i = this.keys.push(key)));
-    return i;
-  }
-}
-
 /**
  * Tracking writes of one event-loop turn, written together: one script call per user (its
  * events in order), one for the global index, and one set of counter commands per day, instead
@@ -183,7 +167,7 @@ export class RedisActivityWriter {
 
   private writeUser(userId: string, events: readonly Pending[]): Promise<unknown> {
     const k = this.keys;
-    const keys = new KeyList(k.trackUser(userId), k.trackSession(userId));
+    const keys = new ScriptKeys(k.trackUser(userId), k.trackSession(userId));
     const values: Array<string | number> = [];
     for (const { event: e, freshSessionId } of events) {
       values.push(keys.of(k.trackDay(userId, utcDate(e.at))), String(e.at), e.activity, e.ip, e.sessionId, freshSessionId);
@@ -193,7 +177,7 @@ export class RedisActivityWriter {
 
   private writeIndex(events: readonly Pending[]): Promise<unknown> {
     const k = this.keys;
-    const keys = new KeyList(k.trackIndex('users'), k.trackIndex('top'));
+    const keys = new ScriptKeys(k.trackIndex('users'), k.trackIndex('top'));
     const values: Array<string | number> = [];
     for (const { event: e } of events) {
       const hour = keys.of(k.trackIndex(`ph:${floorTo(e.at, HOUR_MS)}`));
