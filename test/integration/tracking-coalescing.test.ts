@@ -70,6 +70,30 @@ describe.each<StoreName>(['redis', 'cluster'])('tracking writes of one turn, wri
       { numRuns: 25 },
     );
   });
+
+  it('past 100 events in one turn (written in several calls) still report what one-by-one writes report', async () => {
+    const turns: Turn[] = [
+      {
+        advanceMs: 0,
+        events: Array.from({ length: 250 }, (_, i) => ({
+          userId: USERS[i % 3]!,
+          activity: ACTIVITIES[i % 2]!,
+          ip: '',
+          sessionId: i % 7 === 0 ? SESSIONS[i % 2]! : '',
+          agoMs: i % 5 === 0 ? 2 * MINUTE_MS : 0,
+        })),
+      },
+    ];
+    const [shared, reference] = await Promise.all([limiterStack(storeName, redisUrl), limiterStack('memory', redisUrl)]);
+    try {
+      await play(shared, turns, true);
+      await play(reference, turns, false);
+      expect(await reported(shared)).toEqual(await reported(reference));
+      expect((await shared.tracker.stats('ann')).stats?.totalRequests).toBe(84);
+    } finally {
+      await Promise.all([shared.close(), reference.close()]);
+    }
+  });
 });
 
 describe('a failed write of a turn', () => {
