@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { grpcFrame, grpcUnframe } from '../../bench/grpc-body.js';
 import { parseH2load } from '../../bench/h2load.js';
 import { percentiles } from '../../bench/stats.js';
+import { summarizeTraceGc } from '../../bench/trace-gc.js';
 
 describe('bench harness', () => {
   it('frames a message as flag 0, 4-byte big-endian length, payload', () => {
@@ -19,6 +20,20 @@ describe('bench harness', () => {
     const log = Array.from({ length: 100 }, (_, i) => `1700000000000000\t${i === 7 ? 503 : 200}\t${(i + 1) * 1000}`).join('\n');
     expect(parseH2load(stdout, log)).toMatchObject({ callsPerS: 2000, done: 3000, failed: 2, p50Ms: 50, p99Ms: 99 });
     expect(() => parseH2load('connection refused', '')).toThrow(/unexpected h2load output/);
+  });
+
+  it('sums the scavenges of a --trace-gc-nvp trace, counting those that promoted over 500 KB and the full collections', () => {
+    const scavenge = (promoted: number) => `[1:0x1]  21 ms: pause=0.4 mutator=18.0 gc=s reduce_memory=0 allocated=4154088 promoted=${promoted} new_space_survived=325528 promotion_rate=0.0%`;
+    const trace = [
+      'listening on 4000',
+      scavenge(47_000),
+      scavenge(1_900_000),
+      '[1:0x1]  181 ms: pause=1.5 mutator=2.0 gc=mc reduce_memory=0 promoted=0',
+      scavenge(600_000),
+      'something else',
+    ].join('\n');
+    expect(summarizeTraceGc(trace)).toEqual({ scavenges: 3, bad: 2, promotedBytes: 2_547_000, fullCollections: 1 });
+    expect(summarizeTraceGc('')).toEqual({ scavenges: 0, bad: 0, promotedBytes: 0, fullCollections: 0 });
   });
 
   it('takes nearest-rank percentiles', () => {

@@ -1,0 +1,30 @@
+/**
+ * A bare `node:http2` server that answers any request the way a gRPC server answers a unary call
+ * (HEADERS, one 7-byte message, then the status), for `npm run bench:gc`. With TRAILERS=1 the
+ * status goes in trailers (`waitForTrailers` + `sendTrailers`), as every gRPC response with a
+ * message does; with TRAILERS=0 it goes in the first HEADERS frame and the stream ends with the
+ * message. Prints its port once listening.
+ */
+import { createServer } from 'node:http2';
+
+const trailers = process.env.TRAILERS === '1';
+const message = Buffer.from([0, 0, 0, 0, 2, 8, 1]);
+
+const server = createServer();
+server.on('stream', (stream) => {
+  stream.resume();
+  stream.on('end', () => {
+    if (trailers) {
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+    } else {
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '0' });
+    }
+    stream.end(message);
+  });
+});
+server.listen(0, '127.0.0.1', () => {
+  const address = server.address();
+  process.stdout.write(`listening on ${typeof address === 'object' && address ? address.port : ''}\n`);
+});
+process.on('SIGTERM', () => server.close(() => process.exit(0)));
