@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { commandCalls, redisWorkBetween } from '../../bench/redis-info.js';
+import { commandCalls, redisWorkBetween, scriptCalls } from '../../bench/redis-info.js';
 import { ALGORITHM_IMPLS } from '../../server/src/limiter/algorithms.js';
 import type { Mode } from '../../server/src/limiter/algorithm.js';
 import type { AlgorithmName } from '../../server/src/policy/policy.js';
@@ -18,11 +18,6 @@ beforeAll(async () => {
 });
 afterAll(() => store.close());
 
-async function scriptCalls(): Promise<number> {
-  const info = await store.client.info('commandstats');
-  const calls = (cmd: string) => Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
-  return calls('evalsha') + calls('eval');
-}
 
 function call(user: string, algorithm: AlgorithmName, limit: number, member: string, mode: Mode = 'consume'): LimitCall {
   return {
@@ -39,9 +34,9 @@ describe('decisions on one hash tag in one event-loop turn run as one script cal
   it('250 concurrent checks of one user: 3 script calls (at most 100 decisions each), exactly the limit allowed, in arrival order', async () => {
     // Load the script first, so no NOSCRIPT retry shows in the count.
     await store.limit([call('warm-up', 'sliding_log', 1, 'w')], 1_000);
-    const before = await scriptCalls();
+    const before = await scriptCalls(store.client);
     const outcomes = await Promise.all(Array.from({ length: 250 }, (_, i) => store.limit([call('hot', 'sliding_log', 20, `m${i}`)], 1_000)));
-    expect((await scriptCalls()) - before).toBe(3);
+    expect((await scriptCalls(store.client)) - before).toBe(3);
     const allowed = outcomes.map(([o]) => o!.allowed);
     expect(allowed.filter(Boolean)).toHaveLength(20);
     expect(allowed.slice(0, 20).every(Boolean)).toBe(true);
@@ -50,14 +45,14 @@ describe('decisions on one hash tag in one event-loop turn run as one script cal
 
   it('keeps users and algorithms apart: one script call per (hash tag, algorithm), each decided on its own key', async () => {
     for (const a of ['fixed_window', 'token_bucket'] as const) await store.limit([call('warm-up', a, 1, 'w')], 1_000);
-    const before = await scriptCalls();
+    const before = await scriptCalls(store.client);
     const batch = [
       ...Array.from({ length: 6 }, (_, i) => call('a', 'fixed_window', 3, `a${i}`)),
       ...Array.from({ length: 6 }, (_, i) => call('b', 'fixed_window', 5, `b${i}`)),
       ...Array.from({ length: 6 }, (_, i) => call('a', 'token_bucket', 4, `t${i}`)),
     ];
     const outcomes = await Promise.all(batch.map((c) => store.limit([c], 1_000)));
-    expect((await scriptCalls()) - before).toBe(3);
+    expect((await scriptCalls(store.client)) - before).toBe(3);
     expect(outcomes.map(([o]) => o!.allowed)).toEqual([
       ...[true, true, true, false, false, false],
       ...[true, true, true, true, true, false],

@@ -1,5 +1,6 @@
 import { Reason, type CheckLimitRequest } from '@floodgate/client';
 import { afterEach, describe, expect, inject, it } from 'vitest';
+import { scriptCalls } from '../../bench/redis-info.js';
 import { ManualClock } from '../../server/src/clock.js';
 import { DenyCache } from '../../server/src/limiter/deny-cache.js';
 import { RateLimiter } from '../../server/src/limiter/rate-limiter.js';
@@ -14,13 +15,6 @@ const WINDOW = 60_000;
 const POLICIES = [policy({ name: 'p', limit: 3, windowMs: WINDOW, scopes: ['user', 'ip'] }), policy({ name: 'ip-only', limit: 2, windowMs: WINDOW, scopes: ['ip'] })];
 
 const check = (c: Partial<CheckLimitRequest>): CheckLimitRequest => ({ policy: 'p', userId: '', ip: '', dryRun: false, recordActivity: '', sessionId: '', ...c });
-
-/** Rate-limit script calls Redis has run so far (the deny cache's point is to make fewer). */
-async function scriptCalls(store: RedisStore): Promise<number> {
-  const info = await store.client.info('commandstats');
-  const calls = (cmd: string) => Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
-  return calls('evalsha') + calls('eval');
-}
 
 describe('the deny cache', () => {
   const open: Array<{ close(): Promise<void> }> = [];
@@ -43,49 +37,49 @@ describe('the deny cache', () => {
     expect(first).toMatchObject({ allowed: false, reason: Reason.REASON_OVER_LIMIT });
     expect(first.statuses[0]!.retryAfterMs).toBe(WINDOW - 1_000);
 
-    const before = await scriptCalls(store);
+    const before = await scriptCalls(store.client);
     for (let i = 1; i <= 200; i++) {
       s.clock.advance(100);
       const again = await s.limiter.check(check({ userId: 'flood' }));
       expect(again).toMatchObject({ allowed: false, reason: Reason.REASON_OVER_LIMIT });
       expect(again.statuses[0]).toMatchObject({ remaining: 0, retryAfterMs: WINDOW - 1_000 - 100 * i });
     }
-    expect((await scriptCalls(store)) - before).toBe(0);
+    expect((await scriptCalls(store.client)) - before).toBe(0);
     expect(s.denyCache!.hits).toBe(200);
 
     // At the retry time the first unit is free again: Redis decides, and allows.
     s.clock.advance(WINDOW - 1_000 - 20_000);
     expect((await s.limiter.check(check({ userId: 'flood' }))).allowed).toBe(true);
-    expect((await scriptCalls(store)) - before).toBe(1);
+    expect((await scriptCalls(store.client)) - before).toBe(1);
   });
 
   it('asks Redis again after DENY_CACHE_MS even when the retry time is later', async () => {
     const s = await stack(100);
     const store = s.store as RedisStore;
     for (let i = 0; i < 4; i++) await s.limiter.check(check({ userId: 'capped' }));
-    const before = await scriptCalls(store);
+    const before = await scriptCalls(store.client);
     s.clock.advance(99);
     expect((await s.limiter.check(check({ userId: 'capped' }))).allowed).toBe(false);
-    expect((await scriptCalls(store)) - before).toBe(0);
+    expect((await scriptCalls(store.client)) - before).toBe(0);
     s.clock.advance(1);
     expect((await s.limiter.check(check({ userId: 'capped' }))).allowed).toBe(false);
-    expect((await scriptCalls(store)) - before).toBe(1);
+    expect((await scriptCalls(store.client)) - before).toBe(1);
   });
 
   it('leaves other costs, other keys and dry runs of another cost to Redis, and needs every key of a request cached', async () => {
     const s = await stack(10 * WINDOW);
     const store = s.store as RedisStore;
     for (let i = 0; i < 4; i++) await s.limiter.check(check({ userId: 'k' }));
-    const before = await scriptCalls(store);
+    const before = await scriptCalls(store.client);
     expect((await s.limiter.check(check({ userId: 'k', cost: 2 }))).allowed).toBe(false);
     expect((await s.limiter.check(check({ userId: 'other' }))).allowed).toBe(true);
     // The user key is cached, the IP key is not: the request goes to Redis (both keys, then the
     // refund of the IP key, which allowed while the user key denied).
     expect((await s.limiter.check(check({ userId: 'k', ip: '192.0.2.1' }))).allowed).toBe(false);
-    expect((await scriptCalls(store)) - before).toBe(1 + 1 + 3);
+    expect((await scriptCalls(store.client)) - before).toBe(1 + 1 + 3);
     // A dry run of the cached cost is answered from the cache.
     expect((await s.limiter.check(check({ userId: 'k', dryRun: true }))).allowed).toBe(false);
-    expect((await scriptCalls(store)) - before).toBe(5);
+    expect((await scriptCalls(store.client)) - before).toBe(5);
   });
 
   it('is forgotten for a subject by an admin reset (allowed at once) and by a suspension (suspended at once)', async () => {
