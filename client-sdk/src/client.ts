@@ -70,8 +70,10 @@ export interface CallOptions {
 
 export type Call<Req, Res> = (req?: DeepPartial<Req>, options?: CallOptions) => Promise<Res>;
 
-/** The request ids the server keeps as they are (it replaces any other with a fresh one). */
-const REQUEST_ID = /^[\w.:-]{1,128}$/;
+/** Whether the server keeps this request id as it is (it replaces any other with a fresh one). */
+export function isRequestId(value: unknown): value is string {
+  return typeof value === 'string' && /^[\w.:-]{1,128}$/.test(value);
+}
 
 /** One batch item: a decision, or the item's own error (shaped like the HTTP error body). */
 export type CheckResult = { response: Decision; error: undefined } | { response: undefined; error: rl.ItemError };
@@ -130,7 +132,7 @@ export function createClient(options: ClientOptions): FloodgateClient {
     (req: DeepPartial<Req> | undefined, call: CallOptions = {}): Promise<Res> => {
       const { requestId } = call;
       const callDeadlineMs = call.deadlineMs ?? deadlineMs;
-      if (requestId !== undefined && (typeof requestId !== 'string' || !REQUEST_ID.test(requestId))) {
+      if (requestId !== undefined && !isRequestId(requestId)) {
         return Promise.reject(FloodgateError.invalid('requestId', 'must be 1..128 letters, digits, "_", ".", ":" or "-"'));
       }
       if (!Number.isFinite(callDeadlineMs) || callDeadlineMs <= 0) {

@@ -4,6 +4,7 @@ export * from './gen/floodgate/v1/tracking.js';
 export * from './gen/floodgate/v1/admin.js';
 export {
   createClient,
+  isRequestId,
   type Call,
   type CallOptions,
   type CheckLimitsDecisions,

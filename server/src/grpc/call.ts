@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { FloodgateError } from '@floodgate/client';
+import { FloodgateError, isRequestId } from '@floodgate/client';
 import { Metadata, status, type handleUnaryCall, type ServerUnaryCall, type ServiceDefinition } from '@grpc/grpc-js';
 import type { Logger } from '../log.js';
 
@@ -9,11 +9,9 @@ export interface CallContext {
   metadata: Metadata;
 }
 
-const REQUEST_ID = /^[\w.:-]{1,128}$/;
-
 /** The caller's request id when it is a sane one, else a fresh one. */
 export function requestIdFrom(given: unknown): string {
-  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+  return isRequestId(given) ? given : randomUUID();
 }
 
 /** A request body that did not decode; unary() answers it with INVALID_ARGUMENT. */
