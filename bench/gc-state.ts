@@ -5,52 +5,38 @@
  * 10 h2load processes whose connections live for the whole run or a third of it; the variants
  * alternate over the rounds. `npm run bench:gc -- 3` runs 3 rounds.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ServerProcess, type Program } from '../test/support/server-process.js';
 import { healthCheckBody } from './grpc-body.js';
 import { h2loadSpread } from './h2load.js';
 import { summarizeTraceGc, type ScavengeSummary } from './trace-gc.js';
 
+/** The bare server under V8's GC trace, whose lines land in its logs. */
+const BARE_SERVER: Program = {
+  main: new URL('http2-bare-server.ts', import.meta.url).pathname,
+  ready: 'listening',
+  nodeArgs: ['--trace-gc-nvp', '--import', 'tsx'],
+};
 const RATE = 6_500;
 const DURATION_S = 12;
 const ROUNDS = Number(process.argv[2] ?? 3);
 
 /** Connections live for `connectionS` seconds: the loaders are restarted that often. */
 async function runVariant(trailers: boolean, connectionS: number, workDir: string): Promise<ScavengeSummary & { calls: number }> {
-  const proc = spawn(process.execPath, ['--trace-gc-nvp', '--import', 'tsx', new URL('http2-bare-server.ts', import.meta.url).pathname], {
-    env: { ...process.env, TRAILERS: trailers ? '1' : '0' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let out = '';
-  proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setInterval(() => {
-      const m = /listening on (\d+)/.exec(out);
-      if (m) {
-        clearInterval(timer);
-        resolve(Number(m[1]));
-      }
-    }, 20);
-    proc.once('exit', (code) => {
-      clearInterval(timer);
-      reject(new Error(`the bare server exited with ${code}`));
-    });
-  });
+  const server = await ServerProcess.start({ TRAILERS: trailers ? '1' : '0' }, 15_000, BARE_SERVER);
   const bodyFile = join(workDir, 'body.bin');
   writeFileSync(bodyFile, healthCheckBody());
-  const startAt = out.length;
+  const startAt = server.logs.length;
   let calls = 0;
   for (let s = 0; s < DURATION_S; s += connectionS) {
-    const load = await h2loadSpread({ url: `http://127.0.0.1:${port}/grpc.health.v1.Health/Check`, bodyFile, ratePerS: RATE, durationS: connectionS, processes: 10, workDir });
+    const load = await h2loadSpread({ url: `http://${server.address}/grpc.health.v1.Health/Check`, bodyFile, ratePerS: RATE, durationS: connectionS, processes: 10, workDir });
     if (load.failed > 0) throw new Error(`${load.failed} calls failed`);
     calls += load.done;
   }
-  const exited = new Promise((resolve) => proc.once('exit', resolve));
-  proc.kill('SIGTERM');
-  await exited;
-  return { ...summarizeTraceGc(out.slice(startAt)), calls };
+  await server.stop();
+  return { ...summarizeTraceGc(server.logs.slice(startAt).join('\n')), calls };
 }
 
 async function main(): Promise<void> {

@@ -3,7 +3,7 @@
  * (HEADERS, one 7-byte message, then the status), for `npm run bench:gc`. With TRAILERS=1 the
  * status goes in trailers (`waitForTrailers` + `sendTrailers`), as every gRPC response with a
  * message does; with TRAILERS=0 it goes in the first HEADERS frame and the stream ends with the
- * message. Prints its port once listening.
+ * message. Prints its port once listening, as a line the test harness's ServerProcess reads.
  */
 import { createServer } from 'node:http2';
 
@@ -25,6 +25,6 @@ server.on('stream', (stream) => {
 });
 server.listen(0, '127.0.0.1', () => {
   const address = server.address();
-  process.stdout.write(`listening on ${typeof address === 'object' && address ? address.port : ''}\n`);
+  process.stdout.write(`${JSON.stringify({ msg: 'listening', port: typeof address === 'object' && address ? address.port : 0 })}\n`);
 });
 process.on('SIGTERM', () => server.close(() => process.exit(0)));

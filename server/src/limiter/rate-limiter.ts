@@ -139,7 +139,7 @@ export class RateLimiter {
       outcomes = this.oneKeyAtATime(plan) ? await this.keyByKey(calls, now) : consumedAll(plan, await this.deps.store.limit(calls, now));
       this.rememberDenies(plan, outcomes, now);
     }
-    const { res, refunds, record } = conclude(plan, outcomes, outcomes.consumed);
+    const { res, refunds, record } = conclude(plan, outcomes);
     if (refunds.length) await this.deps.store.limit(refunds, now);
     if (record) await this.deps.tracker!.record(activity!);
     return res;
@@ -229,7 +229,7 @@ export class RateLimiter {
     const refunds: LimitCall[] = [];
     // As decide() ends: refunds collected for one store call, the activity recorded before the answer.
     const finish = (i: number, plan: Plan, outcomes: Outcomes) => {
-      const { res, refunds: own, record } = conclude(plan, outcomes, outcomes.consumed);
+      const { res, refunds: own, record } = conclude(plan, outcomes);
       refunds.push(...own);
       if (record) pending.push(this.deps.tracker!.record(plan.activity!).then(() => answer(i, res), (err: unknown) => fail(i, err)));
       else answer(i, res);
@@ -354,7 +354,7 @@ function failedCheck(i: number, err: unknown): CheckLimitResult {
  * are to be refunded, and all are reported as unspent (a dry run reports what the real check would).
  * `record`: the request's activity is to be recorded.
  */
-function conclude(plan: Plan, outcomes: readonly StoreOutcome[], consumed: number): { res: CheckLimitResponse; refunds: LimitCall[]; record: boolean } {
+function conclude(plan: Plan, outcomes: Outcomes): { res: CheckLimitResponse; refunds: LimitCall[]; record: boolean } {
   const { policy, targets, cost } = plan;
   let blocked = false;
   let allowed = true;
@@ -371,7 +371,7 @@ function conclude(plan: Plan, outcomes: readonly StoreOutcome[], consumed: numbe
     const o = outcomes[i]!;
     const unspent = !allowed && o.allowed;
     // Only keys sent to the store consumed, so their calls exist.
-    if (unspent && i < consumed) refunds.push({ ...plan.calls![i]!, mode: 'refund' });
+    if (unspent && i < outcomes.consumed) refunds.push({ ...plan.calls![i]!, mode: 'refund' });
     statuses.push(toStatus(policy, targets[i]!, unspent ? restore(o, cost) : o));
   }
   const admitted = allowed || (policy.shadow && !blocked);
