@@ -1,13 +1,11 @@
 import { createClient, Reason } from '@floodgate/client';
 import { describe, expect, inject, it } from 'vitest';
+import { serverCounters } from '../../bench/server-metrics.js';
 import { runToExit, ServerProcess } from '../support/server-process.js';
 
 const redisUrl = inject('redisUrl');
 
-async function denyCacheHits(server: ServerProcess): Promise<number> {
-  const text = await (await fetch(`${server.httpUrl}/metrics`)).text();
-  return Number(/^floodgate_deny_cache_hits_total (\d+)/m.exec(text)?.[1]);
-}
+const denyCacheHits = async (server: ServerProcess): Promise<number> => (await serverCounters(server.httpUrl)).cacheHits;
 
 /** A user over the default `general` policy (100 per 15 min), then 20 more checks of it. */
 async function flood(server: ServerProcess, userId: string): Promise<void> {
