@@ -1,16 +1,22 @@
 /**
  * `npm run bench:gc`: how often a bare `node:http2` server is in the garbage collection state
  * that sets the paced p99 (see docs/benchmarks.md), with responses that end in trailers (as gRPC
- * responses do) and without. Each variant runs in its own process under `--trace-gc-nvp`, paced by
- * 10 h2load processes whose connections live for the whole run or a third of it; the variants
- * alternate over the rounds. `npm run bench:gc -- 3` runs 3 rounds.
+ * responses do) and without, with Node's per-session stream Map and Set and with Floodgate's
+ * stream tables in their place; then Floodgate itself, CheckLimit with Redis deciding every call,
+ * with HTTP2_STREAM_TABLES on and off. Each variant runs in its own process under
+ * `--trace-gc-nvp`, paced by 10 h2load processes whose connections live for the whole run or a
+ * third of it; the variants alternate over the rounds. `npm run bench:gc -- 3` runs 3 rounds,
+ * `npm run bench:gc -- 1 16000` one round at 16,000 calls/s instead of 6,500.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ServerProcess, type Program } from '../test/support/server-process.js';
-import { healthCheckBody } from './grpc-body.js';
-import { h2loadSpread } from './h2load.js';
+import { RedisServer } from '../test/support/redis-server.js';
+import { FLOODGATE, ServerProcess, type Program } from '../test/support/server-process.js';
+import { checkLimitBody, healthCheckBody } from './grpc-body.js';
+import { h2loadSpread, type H2loadResult } from './h2load.js';
+import { processCpuMs } from './process-cpu.js';
+import { percentiles } from './stats.js';
 import { summarizeTraceGc, type ScavengeSummary } from './trace-gc.js';
 
 /** The bare server under V8's GC trace, whose lines land in its logs. */
@@ -19,44 +25,105 @@ const BARE_SERVER: Program = {
   ready: 'listening',
   nodeArgs: ['--trace-gc-nvp', '--import', 'tsx'],
 };
-const RATE = 6_500;
+/** The command line's `index`-th word as a positive integer, `def` when absent. */
+function positiveArg(index: number, name: string, def: number): number {
+  const raw = process.argv[index];
+  if (raw === undefined) return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`bench:gc ${name}: expected a positive integer, got "${raw}"`);
+  return n;
+}
+
+const ROUNDS = positiveArg(2, 'rounds', 2);
+const RATE = positiveArg(3, 'calls per second', 6_500);
 const DURATION_S = 12;
-const ROUNDS = Number(process.argv[2] ?? 3);
 
 /** Connections live for `connectionS` seconds: the loaders are restarted that often. */
-async function runVariant(trailers: boolean, connectionS: number, workDir: string): Promise<ScavengeSummary & { calls: number }> {
-  const server = await ServerProcess.start({ TRAILERS: trailers ? '1' : '0' }, 15_000, BARE_SERVER);
-  const bodyFile = join(workDir, 'body.bin');
-  writeFileSync(bodyFile, healthCheckBody());
-  const startAt = server.logs.length;
-  let calls = 0;
-  for (let s = 0; s < DURATION_S; s += connectionS) {
-    const load = await h2loadSpread({ url: `http://${server.address}/grpc.health.v1.Health/Check`, bodyFile, ratePerS: RATE, durationS: connectionS, processes: 10, workDir });
-    if (load.failed > 0) throw new Error(`${load.failed} calls failed`);
-    calls += load.done;
-  }
-  await server.stop();
-  return { ...summarizeTraceGc(server.logs.slice(startAt).join('\n')), calls };
+interface Variant {
+  trailers: boolean;
+  connectionS: number;
+  streamTables: boolean;
 }
+
+const VARIANTS: Variant[] = [
+  { trailers: true, connectionS: DURATION_S, streamTables: false },
+  { trailers: true, connectionS: DURATION_S, streamTables: true },
+  { trailers: false, connectionS: DURATION_S, streamTables: false },
+  { trailers: false, connectionS: DURATION_S, streamTables: true },
+  { trailers: true, connectionS: DURATION_S / 3, streamTables: false },
+  { trailers: false, connectionS: DURATION_S / 3, streamTables: false },
+];
+
+/** Floodgate under the same trace; its calls are CheckLimit, decided by Redis every time. */
+const TRACED_FLOODGATE: Program = { ...FLOODGATE, nodeArgs: ['--trace-gc-nvp'] };
+const CHECK_LIMIT = { path: '/floodgate.v1.RateLimitService/CheckLimit', body: checkLimitBody({ policy: 'general', userId: 'gc-user' }) };
+const HEALTH_CHECK = { path: '/grpc.health.v1.Health/Check', body: healthCheckBody() };
+
+interface Traced extends ScavengeSummary {
+  calls: number;
+  cpuUsPerCall: number;
+  p99Ms: number;
+}
+
+/** Paced calls to a server started under the GC trace, its loaders restarted every `connectionS`. */
+async function traced(program: Program, env: Record<string, string>, call: { path: string; body: Buffer }, connectionS: number, workDir: string): Promise<Traced> {
+  const server = await ServerProcess.start(env, 15_000, program);
+  const bodyFile = join(workDir, 'body.bin');
+  writeFileSync(bodyFile, call.body);
+  const startAt = server.logs.length;
+  const cpuBefore = processCpuMs(server.proc.pid!);
+  const loads: H2loadResult[] = [];
+  for (let s = 0; s < DURATION_S; s += connectionS) {
+    const load = await h2loadSpread({ url: `http://${server.address}${call.path}`, bodyFile, ratePerS: RATE, durationS: connectionS, processes: 10, workDir });
+    if (load.failed > 0) throw new Error(`${load.failed} calls failed`);
+    loads.push(load);
+  }
+  const cpuMs = processCpuMs(server.proc.pid!) - cpuBefore;
+  await server.stop();
+  const calls = loads.reduce((sum, l) => sum + l.done, 0);
+  return {
+    ...summarizeTraceGc(server.logs.slice(startAt).join('\n')),
+    calls,
+    cpuUsPerCall: (cpuMs * 1000) / calls,
+    p99Ms: percentiles(loads.flatMap((l) => l.latenciesMs)).p99Ms,
+  };
+}
+
+const row = (cells: Array<string | number>): string => `| ${cells.join(' | ')} |\n`;
+const gcCells = (r: Traced): Array<string | number> => [
+  r.calls,
+  r.scavenges,
+  `${r.bad} (${(r.scavenges ? (100 * r.bad) / r.scavenges : 0).toFixed(0)}%)`,
+  `${(r.promotedBytes / 1e6).toFixed(0)} MB`,
+  r.fullCollections,
+  `${r.pauseMs.toFixed(0)} ms`,
+  r.cpuUsPerCall.toFixed(0),
+  r.p99Ms.toFixed(1),
+];
+const GC_HEADER = 'calls | scavenges | in the bad state | promoted | full collections | GC pauses | server CPU µs/call | p99 ms';
 
 async function main(): Promise<void> {
   const workDir = mkdtempSync(join(tmpdir(), 'fg-gc-'));
+  const redis = await RedisServer.start();
   try {
     process.stdout.write(
-      `${RATE} calls/s for ${DURATION_S} s per run\n\n| Round | Response ends with | Connections live | calls | scavenges | in the bad state | promoted | full collections |\n| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |\n`,
+      `${RATE} calls/s for ${DURATION_S} s per run, 10 h2load processes\n\nA bare node:http2 server:\n\n| Round | Response ends with | Connections live | Streams kept in | ${GC_HEADER} |\n|${' --- |'.repeat(4)}${' ---: |'.repeat(8)}\n`,
     );
     for (let round = 1; round <= ROUNDS; round++) {
-      for (const connectionS of [DURATION_S, DURATION_S / 3]) {
-        for (const trailers of [true, false]) {
-          const r = await runVariant(trailers, connectionS, workDir);
-          const share = r.scavenges ? (100 * r.bad) / r.scavenges : 0;
-          process.stdout.write(
-            `| ${round} | ${trailers ? 'trailers' : 'the message (status in HEADERS)'} | ${connectionS} s | ${r.calls} | ${r.scavenges} | ${r.bad} (${share.toFixed(0)}%) | ${(r.promotedBytes / 1e6).toFixed(0)} MB | ${r.fullCollections} |\n`,
-          );
-        }
+      for (const v of VARIANTS) {
+        const r = await traced(BARE_SERVER, { TRAILERS: v.trailers ? '1' : '0', STREAM_TABLES: v.streamTables ? '1' : '0' }, HEALTH_CHECK, v.connectionS, workDir);
+        process.stdout.write(row([round, v.trailers ? 'trailers' : 'the message (status in HEADERS)', `${v.connectionS} s`, v.streamTables ? 'stream tables' : "Node's Map and Set", ...gcCells(r)]));
+      }
+    }
+    process.stdout.write(`\nFloodgate, CheckLimit decided by Redis every call (DENY_CACHE_MS=0), connections live ${DURATION_S} s:\n\n| Round | HTTP2_STREAM_TABLES | ${GC_HEADER} |\n|${' --- |'.repeat(2)}${' ---: |'.repeat(8)}\n`);
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const tables of [true, false]) {
+        const r = await traced(TRACED_FLOODGATE, { REDIS_URL: redis.url, DENY_CACHE_MS: '0', LOG_LEVEL: 'info', HTTP2_STREAM_TABLES: String(tables) }, CHECK_LIMIT, DURATION_S, workDir);
+        process.stdout.write(row([round, String(tables), ...gcCells(r)]));
       }
     }
   } finally {
+    await redis.stop();
     rmSync(workDir, { recursive: true, force: true });
   }
 }

@@ -3,14 +3,22 @@
  * (HEADERS, one 7-byte message, then the status), for `npm run bench:gc`. With TRAILERS=1 the
  * status goes in trailers (`waitForTrailers` + `sendTrailers`), as every gRPC response with a
  * message does; with TRAILERS=0 it goes in the first HEADERS frame and the stream ends with the
- * message. Prints its port once listening, as a line the test harness's ServerProcess reads.
+ * message. With STREAM_TABLES=1 each session gets Floodgate's stream collections
+ * (server/src/grpc/stream-table.ts) in place of Node's Map and Set. Prints its port once
+ * listening, as a line the test harness's ServerProcess reads.
  */
 import { createServer } from 'node:http2';
+import { useStreamTablesIn } from '../server/src/grpc/stream-table.js';
 
 const trailers = process.env.TRAILERS === '1';
 const message = Buffer.from([0, 0, 0, 0, 2, 8, 1]);
 
 const server = createServer();
+if (process.env.STREAM_TABLES === '1') {
+  server.on('session', (session) => {
+    if (!useStreamTablesIn(session)) throw new Error('this Node lays out HTTP/2 session state differently: stream tables not installed');
+  });
+}
 server.on('stream', (stream) => {
   stream.resume();
   stream.on('end', () => {

@@ -9,14 +9,17 @@ export interface ScavengeSummary {
   bad: number;
   promotedBytes: number;
   fullCollections: number;
+  /** Time the process stood still for garbage collection, scavenges and full collections. */
+  pauseMs: number;
 }
 
-/** Sums V8's `--trace-gc-nvp` lines: scavenges (gc=s), what they promoted, and full collections. */
+/** Sums V8's `--trace-gc-nvp` lines: scavenges (gc=s), what they promoted, full collections, pauses. */
 export function summarizeTraceGc(trace: string): ScavengeSummary {
-  const summary: ScavengeSummary = { scavenges: 0, bad: 0, promotedBytes: 0, fullCollections: 0 };
+  const summary: ScavengeSummary = { scavenges: 0, bad: 0, promotedBytes: 0, fullCollections: 0, pauseMs: 0 };
   for (const line of trace.split('\n')) {
     const kind = / gc=(\w+) /.exec(line)?.[1];
     if (!kind) continue;
+    summary.pauseMs += Number(/ pause=([\d.]+) /.exec(line)?.[1] ?? 0);
     if (kind !== 's') {
       summary.fullCollections++;
       continue;

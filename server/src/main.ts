@@ -111,6 +111,7 @@ async function main(): Promise<void> {
     adminAuth,
     log,
     rpcObserver: metrics,
+    streamTables: config.http2StreamTables,
   });
   // The gateway reaches this process's gRPC port through the client SDK, like a standalone one.
   const gateway = config.httpEnabled

@@ -41,6 +41,8 @@ export interface StackOptions {
   target?: RedisTarget;
   /** The limiter's deny cache with this DENY_CACHE_MS (none when unset). */
   denyCacheMs?: number;
+  /** grpcStack only: HTTP2_STREAM_TABLES (default true). */
+  streamTables?: boolean;
   /** Redis behind the failover layer, as main.ts wires it, with these timings. */
   failover?: { commandTimeoutMs: number; probeIntervalMs: number; failureThreshold?: number };
 }
@@ -144,6 +146,7 @@ export async function grpcStack(
     admin: stack.admin,
     adminAuth: new AdminAuth([ADMIN_TOKEN]),
     log: silentLog,
+    ...(opts.streamTables !== undefined ? { streamTables: opts.streamTables } : {}),
   });
   const readiness = new Readiness(grpc.health, () => (opts.policies ?? DEFAULT_POLICIES).every((p) => p.failureMode === 'local'));
   stack.onAvailabilityChange((available) => readiness.storeAvailability(available));

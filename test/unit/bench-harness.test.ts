@@ -22,7 +22,7 @@ describe('bench harness', () => {
     expect(() => parseH2load('connection refused', '')).toThrow(/unexpected h2load output/);
   });
 
-  it('sums the scavenges of a --trace-gc-nvp trace, counting those that promoted over 500 KB and the full collections', () => {
+  it('sums the scavenges of a --trace-gc-nvp trace, counting those that promoted over 500 KB, the full collections and all pauses', () => {
     const scavenge = (promoted: number) => `[1:0x1]  21 ms: pause=0.4 mutator=18.0 gc=s reduce_memory=0 allocated=4154088 promoted=${promoted} new_space_survived=325528 promotion_rate=0.0%`;
     const trace = [
       'listening on 4000',
@@ -32,8 +32,10 @@ describe('bench harness', () => {
       scavenge(600_000),
       'something else',
     ].join('\n');
-    expect(summarizeTraceGc(trace)).toEqual({ scavenges: 3, bad: 2, promotedBytes: 2_547_000, fullCollections: 1 });
-    expect(summarizeTraceGc('')).toEqual({ scavenges: 0, bad: 0, promotedBytes: 0, fullCollections: 0 });
+    const summary = summarizeTraceGc(trace);
+    expect(summary).toMatchObject({ scavenges: 3, bad: 2, promotedBytes: 2_547_000, fullCollections: 1 });
+    expect(summary.pauseMs).toBeCloseTo(2.7);
+    expect(summarizeTraceGc('')).toEqual({ scavenges: 0, bad: 0, promotedBytes: 0, fullCollections: 0, pauseMs: 0 });
   });
 
   it('takes nearest-rank percentiles', () => {

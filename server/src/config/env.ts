@@ -64,6 +64,8 @@ export interface Config extends GatewayConfig {
   policiesPollIntervalMs: number;
   maxBatchSize: number;
   trackingCleanupIntervalMs: number;
+  /** Node's per-session stream Map and Set replaced (see grpc/stream-table.ts); false keeps Node's. */
+  http2StreamTables: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -192,6 +194,7 @@ export function loadConfig(env: Env = process.env): Config {
     denyCacheMs: int(env, 'DENY_CACHE_MS', 1_000, 0, 60_000),
     denyCacheMaxKeys: int(env, 'DENY_CACHE_MAX_KEYS', 10_000, 1, 10_000_000),
     trackingCleanupIntervalMs: int(env, 'TRACKING_CLEANUP_INTERVAL_MS', 3_600_000, 1_000, 86_400_000),
+    http2StreamTables: bool(env, 'HTTP2_STREAM_TABLES', true),
   };
 }
 

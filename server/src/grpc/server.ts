@@ -14,6 +14,7 @@ import { adminService } from './admin-service.js';
 import { withDecodeErrorsAsInvalid } from './call.js';
 import { rateLimitService } from './ratelimit-service.js';
 import { rpcMetricsInterceptor } from './rpc-metrics.js';
+import { useStreamTables, type StreamTableUse } from './stream-table.js';
 import { trackingService } from './tracking-service.js';
 
 /** The proto tree, beside server/ in the repo and in the image. */
@@ -41,6 +42,8 @@ export interface GrpcServer {
   server: Server;
   health: HealthImplementation;
   port: number;
+  /** All zero when stream tables are off. */
+  streamTables: StreamTableUse;
 }
 
 export async function startGrpcServer(opts: {
@@ -53,6 +56,8 @@ export async function startGrpcServer(opts: {
   log: Logger;
   /** Receives the latency and status code of every call. */
   rpcObserver?: RpcObserver;
+  /** Give HTTP/2 sessions Floodgate's stream tables (default true; see stream-table.ts). */
+  streamTables?: boolean;
 }): Promise<GrpcServer> {
   const server = new FloodgateServer({
     'grpc.max_receive_message_length': 4 * 1024 * 1024,
@@ -74,7 +79,8 @@ export async function startGrpcServer(opts: {
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${opts.host}:${opts.port}`, ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
   );
-  return { server, health, port };
+  const streamTables = opts.streamTables === false ? { servers: 0, sessions: 0, replaced: 0 } : useStreamTables(server, opts.log);
+  return { server, health, port, streamTables };
 }
 
 /** Marks every service NOT_SERVING (or SERVING). */
