@@ -22,19 +22,24 @@ beforeAll(async () => {
 });
 afterAll(() => stack.close());
 
-/** Counts the writes the Redis client makes to its socket while `work` runs: one per round trip. */
+/**
+ * Counts the writes the Redis client's socket makes to the network while `work` runs (one per
+ * round trip): commands issued together are buffered by a corked socket and leave in one writev.
+ */
 async function redisWrites(work: () => Promise<unknown>): Promise<number> {
-  const socket = ((stack.store as RedisStore).client as Redis).stream;
-  const write = socket.write;
+  const socket = ((stack.store as RedisStore).client as Redis).stream as unknown as Record<'_write' | '_writev', (...args: unknown[]) => void>;
+  const originals = { _write: socket._write, _writev: socket._writev };
   let writes = 0;
-  socket.write = function (this: typeof socket, ...args: Parameters<typeof write>) {
-    writes++;
-    return write.apply(this, args);
-  } as typeof write;
+  for (const name of ['_write', '_writev'] as const) {
+    socket[name] = function (this: unknown, ...args: unknown[]) {
+      writes++;
+      return originals[name].apply(this, args);
+    };
+  }
   try {
     await work();
   } finally {
-    socket.write = write;
+    Object.assign(socket, originals);
   }
   return writes;
 }

@@ -95,13 +95,14 @@ describe('tracking when Redis is gone', () => {
       await s.tracker.record(s.tracker.event({ userId: 'gone', activity: 'ai', ip: '', sessionId: '', atMs: 0 }));
       await redis.stop();
       stopped = true;
+      // One at a time: a call made before the previous one's failure is awaited would reject unobserved.
       for (const call of [
-        s.tracker.record(s.tracker.event({ userId: 'gone', activity: 'ai', ip: '', sessionId: '', atMs: 0 })),
-        s.tracker.stats('gone'),
-        s.admin.statistics(),
-        s.admin.setSuspension({ userId: 'gone', suspended: true, reason: '', durationMs: 0 }),
+        () => s.tracker.record(s.tracker.event({ userId: 'gone', activity: 'ai', ip: '', sessionId: '', atMs: 0 })),
+        () => s.tracker.stats('gone'),
+        () => s.admin.statistics(),
+        () => s.admin.setSuspension({ userId: 'gone', suspended: true, reason: '', durationMs: 0 }),
       ]) {
-        expect((await failure(call)).codeName).toBe('UNAVAILABLE');
+        expect((await failure(call())).codeName).toBe('UNAVAILABLE');
       }
       expect(await s.admin.storeStatus()).toMatchObject({ mode: 'single', connected: false, keys: 0 });
     } finally {

@@ -34,17 +34,21 @@ interface Group {
  * script anyway, so this stays Cluster-safe and each decision stays atomic). A hot user or IP
  * under a flood, the load a rate limiter exists for, then costs Redis and the client one command
  * per turn instead of one per request. Without concurrency each decision is its own call as
- * before. Every group of a turn is sent in the same tick, so auto-pipelining still writes them
- * in one round trip per node.
+ * before. Every group of a turn is sent together, inside `together`, which the Redis store
+ * makes one write per node.
  */
 export class Coalescer {
   private groups = new Map<string, Group>();
+  /** Groups that reached maxPerScript this turn, in the order they did. */
+  private full: Group[] = [];
   private scheduled = false;
 
   constructor(
     private readonly run: ScriptRunner,
     /** Bounds one script's run time: Redis serves nothing else while a script runs. */
     private readonly maxPerScript: number,
+    /** Runs the sends of one turn (see inOneWrite). */
+    private readonly together: (send: () => void) => void = (send) => send(),
   ) {}
 
   /** One promise for all `calls`, which never rejects: a failed script call settles its keys with its error. */
@@ -69,9 +73,11 @@ export class Coalescer {
     group.requests.push(request);
     group.indexes.push(index);
     if (group.requests.length >= this.maxPerScript) {
+      // Later decisions on this tag start a new group; this one leaves first, with the turn's others.
       this.groups.delete(id);
-      this.send(group);
-    } else if (!this.scheduled) {
+      this.full.push(group);
+    }
+    if (!this.scheduled) {
       // After the poll phase: every request that arrived in this turn has made its decisions.
       this.scheduled = true;
       setImmediate(this.flush);
@@ -80,9 +86,12 @@ export class Coalescer {
 
   private readonly flush = (): void => {
     this.scheduled = false;
-    const groups = this.groups;
+    const groups = [...this.full, ...this.groups.values()];
+    this.full = [];
     this.groups = new Map();
-    for (const group of groups.values()) this.send(group);
+    this.together(() => {
+      for (const group of groups) this.send(group);
+    });
   };
 
   private send({ algorithm, keys, values, requests, indexes }: Group): void {

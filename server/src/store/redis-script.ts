@@ -2,9 +2,8 @@ import type { RedisClient } from './redis-connection.js';
 
 /**
  * A Lua script with any number of keys, sent by EVALSHA, and by EVAL when Redis lacks it (after
- * a restart, a failover, on a new node). EVALSHA itself rather than a defined command:
- * auto-pipelining routes a Cluster command by its first key only for commands it knows, and a
- * call with a varying key count starts with that count.
+ * a restart, a failover, on a new node). EVALSHA itself rather than a defined command, whose key
+ * count is fixed: a call's key count varies with its decisions.
  */
 export class RedisScript {
   private readonly sha: string;

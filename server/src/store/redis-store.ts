@@ -4,7 +4,7 @@ import { withDeadline } from '../deadline.js';
 import { scriptOf, type LimitOutcome } from '../limiter/algorithm.js';
 import { ALGORITHM_IMPLS } from '../limiter/algorithms.js';
 import { Coalescer, type Settled } from './coalescer.js';
-import { createRedisClient, describeTarget, type RedisClient, type RedisConnectionOptions } from './redis-connection.js';
+import { createRedisClient, describeTarget, inOneWrite, type RedisClient, type RedisConnectionOptions } from './redis-connection.js';
 import { RedisScript } from './redis-script.js';
 import type { LimitCall, Store, StoreKind } from './store.js';
 
@@ -30,6 +30,7 @@ export class RedisStore implements Store {
           throw storeError(err);
         }),
       MAX_DECISIONS_PER_SCRIPT,
+      (send) => inOneWrite(client, send),
     );
   }
 

@@ -1,6 +1,6 @@
 import type { KeySpace } from '../store/keys.js';
 import { packArray } from '../store/msgpack.js';
-import type { RedisClient } from '../store/redis-connection.js';
+import { inOneWrite, type RedisClient } from '../store/redis-connection.js';
 import { RedisScript, ScriptKeys } from '../store/redis-script.js';
 import { storeError } from '../store/redis-store.js';
 import { CONCURRENCY_WINDOW_MS, DAY_MS, GLOBAL_TTL_MS, HOUR_MS, RETENTION_MS, SESSION_GAP_MS, floorTo, utcDate, type ActivityEvent } from './tracking-store.js';
@@ -144,9 +144,11 @@ export class RedisActivityWriter {
       append(byDate, utcDate(p.event.at), p);
     }
     const writes: Array<[readonly Pending[], Promise<unknown>]> = [];
-    for (const [userId, events] of byUser) writes.push([events, this.writeUser(userId, events)]);
-    writes.push([batch, this.writeIndex(batch)]);
-    for (const [date, events] of byDate) writes.push([events, this.writeDay(date, events)]);
+    inOneWrite(this.client, () => {
+      for (const [userId, events] of byUser) writes.push([events, this.writeUser(userId, events)]);
+      writes.push([batch, this.writeIndex(batch)]);
+      for (const [date, events] of byDate) writes.push([events, this.writeDay(date, events)]);
+    });
     let unanswered = writes.length;
     for (const [events, write] of writes) {
       write
