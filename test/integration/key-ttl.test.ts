@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { TrackingCleanup } from '../../server/src/tracking/cleanup.js';
-import { RETENTION_MS, SESSION_GAP_MS } from '../../server/src/tracking/tracking-store.js';
+import { RETENTION_MS, SESSION_GAP_MS, SESSION_KEEP_MS } from '../../server/src/tracking/tracking-store.js';
 import { failure } from '../support/failure.js';
 import { RedisServer } from '../support/redis-server.js';
 import { keysWithTtl, limiterStack, silentLog, type LimiterStack } from '../support/stack.js';
@@ -53,7 +53,7 @@ describe('Redis keys after a mixed workload', () => {
     }
     // Per-user data lives 7 days after its last write.
     expect(keys.get(s.keys.trackUser('user:{0}'))).toBeGreaterThan(RETENTION_MS - 60_000);
-    expect(keys.get(s.keys.trackSession('user:{0}'))).toBeLessThanOrEqual(SESSION_GAP_MS);
+    expect(keys.get(s.keys.trackSession('user:{0}'))).toBeLessThanOrEqual(SESSION_KEEP_MS);
 
     // Lifting the last permanent suspension gives the index a TTL again.
     await s.admin.setSuspension({ userId: 'user:{2}', suspended: false, reason: '', durationMs: 0 });

@@ -67,23 +67,33 @@ export class RedisCluster {
     await this.waitOk(30_000);
   }
 
-  /** Until every node says cluster_state:ok (slots assigned and gossip settled). */
+  /**
+   * Until every node says cluster_state:ok and all of them map the slots alike (gossip settled):
+   * a client that loads its slot map from a node whose view lags is redirected (MOVED), and
+   * ioredis re-sends a redirected command by itself, behind commands sent after it.
+   */
   async waitOk(timeoutMs = 20_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    for (const s of this.servers) {
-      const c = new Redis({ port: s.port, host: '127.0.0.1' });
-      try {
-        while (!/cluster_state:ok/.test(await c.cluster('INFO'))) {
-          if (Date.now() > deadline) throw new Error(`redis cluster on ${this.nodes} did not become ready`);
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      } finally {
-        c.disconnect();
+    const clients = this.servers.map((s) => new Redis({ port: s.port, host: '127.0.0.1' }));
+    try {
+      for (;;) {
+        const infos = await Promise.all(clients.map((c) => c.cluster('INFO')));
+        const maps = await Promise.all(clients.map(async (c) => JSON.stringify(slotOwners(await c.cluster('SLOTS')))));
+        if (infos.every((i) => /cluster_state:ok/.test(i)) && maps.every((m) => m === maps[0])) return;
+        if (Date.now() > deadline) throw new Error(`redis cluster on ${this.nodes} did not become ready`);
+        await new Promise((r) => setTimeout(r, 100));
       }
+    } finally {
+      for (const c of clients) c.disconnect();
     }
   }
 
   async stop(): Promise<void> {
     await Promise.all(this.servers.map((s) => s.stop()));
   }
+}
+
+/** CLUSTER SLOTS as [first slot, last slot, owner's port], sorted. */
+function slotOwners(reply: unknown): Array<[number, number, number]> {
+  return (reply as Array<[number, number, [string, number]]>).map(([from, to, [, port]]): [number, number, number] => [from, to, port]).sort((a, b) => a[0] - b[0]);
 }

@@ -36,8 +36,9 @@ const reconnectDelay = (times: number): number => Math.min(50 * 2 ** times, 2_00
 /**
  * Options that keep every call bounded: no offline queue (a command fails at once while
  * disconnected instead of waiting), no retries, and a command timeout below the RPC deadline.
- * No auto-pipelining: the commands of a turn are already issued together (see inOneWrite), and
- * ioredis's per-batch pipelines cost more CPU and keep every call's objects alive for longer.
+ * No auto-pipelining on one connection: the commands of a turn are already issued together (see
+ * inOneWrite), which keeps their order, and ioredis's per-batch pipelines cost more CPU and keep
+ * every call's objects alive for longer. A Cluster keeps it (below).
  */
 export function boundedOptions(o: Pick<RedisConnectionOptions, 'commandTimeoutMs' | 'connectTimeoutMs'>): RedisOptions {
   return {
@@ -96,6 +97,10 @@ function newClient(o: RedisConnectionOptions): RedisClient {
       return new MeteredCluster(o.target.nodes, {
         enableOfflineQueue,
         lazyConnect,
+        // ioredis retries a redirected (MOVED, ASK) or refused command by itself, which would let a
+        // later command on the same key overtake it; its auto-pipelines, one at a time per node,
+        // keep a user's tracking writes in order through redirections and failovers.
+        enableAutoPipelining: true,
         clusterRetryStrategy: retryStrategy,
         // A node that is down or failing over: retry briefly (about 300 ms in all), then fail so
         // the failure modes answer, instead of the default 16 retries 100 ms apart.

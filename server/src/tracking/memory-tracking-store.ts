@@ -9,6 +9,7 @@ import {
   MINUTE_MS,
   RETENTION_MS,
   SESSION_GAP_MS,
+  SESSION_KEEP_MS,
   TOP_INDEX_MAX,
   activeSuspension,
   byRecency,
@@ -79,8 +80,8 @@ export class MemoryTrackingStore implements T.TrackingStore {
     else sid = continues ? s!.id : freshSessionId;
     const session = continues ? { ...s!, last: Math.max(s!.last, e.at) } : { id: sid, start: e.at, last: e.at };
     if (!continues) h.sessions++;
-    // Alive at exactly one gap after the last activity: a gap of exactly 1 h continues the session.
-    this.store.put(k.trackSession(e.userId), session, now + SESSION_GAP_MS + 1);
+    // Kept as long as the Redis key (PEXPIRE SESSION_KEEP_MS after the write).
+    this.store.put(k.trackSession(e.userId), session, now + SESSION_KEEP_MS + 1);
 
     if (h.first === 0 || e.at < h.first) h.first = e.at;
     if (e.at >= h.last) {

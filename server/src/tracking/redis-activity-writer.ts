@@ -3,7 +3,7 @@ import { packArray } from '../store/msgpack.js';
 import { inOneWrite, type RedisClient } from '../store/redis-connection.js';
 import { RedisScript, ScriptKeys } from '../store/redis-script.js';
 import { storeError } from '../store/redis-store.js';
-import { CONCURRENCY_WINDOW_MS, DAY_MS, GLOBAL_TTL_MS, HOUR_MS, RETENTION_MS, SESSION_GAP_MS, floorTo, utcDate, type ActivityEvent } from './tracking-store.js';
+import { CONCURRENCY_WINDOW_MS, DAY_MS, GLOBAL_TTL_MS, HOUR_MS, RETENTION_MS, SESSION_GAP_MS, SESSION_KEEP_MS, floorTo, utcDate, type ActivityEvent } from './tracking-store.js';
 
 /** Events per write at most: the scripts run one event after another, and Redis serves nothing else meanwhile. */
 const MAX_EVENTS_PER_WRITE = 100;
@@ -12,7 +12,7 @@ const MAX_EVENTS_PER_WRITE = 100;
  * One user's events, atomically and in order. KEYS: user hash, session hash, then the user's
  * day hashes. ARGV[1]: a MessagePack array of 6 values per event (the KEYS index of its day
  * hash, at as a string, activity, ip, explicit session id, fresh session id); ARGV[2] retention,
- * ARGV[3] session gap.
+ * ARGV[3] session gap, ARGV[4] how long the session key is kept after this write.
  */
 const RECORD_USER = `
 local h, s = KEYS[1], KEYS[2]
@@ -57,7 +57,7 @@ for i = 0, #e / 6 - 1 do
   redis.call('HINCRBY', d, 'total', 1)
   redis.call('HINCRBY', d, 'a:' .. activity, 1)
 end
-redis.call('PEXPIRE', s, gap)
+redis.call('PEXPIRE', s, ARGV[4])
 redis.call('PEXPIRE', h, retention)
 for k = 3, #KEYS do redis.call('PEXPIRE', KEYS[k], retention) end
 return 1
@@ -174,7 +174,7 @@ export class RedisActivityWriter {
     for (const { event: e, freshSessionId } of events) {
       values.push(keys.of(k.trackDay(userId, utcDate(e.at))), String(e.at), e.activity, e.ip, e.sessionId, freshSessionId);
     }
-    return this.userScript.run(keys.keys, [packArray(values), RETENTION_MS, SESSION_GAP_MS]);
+    return this.userScript.run(keys.keys, [packArray(values), RETENTION_MS, SESSION_GAP_MS, SESSION_KEEP_MS]);
   }
 
   private writeIndex(events: readonly Pending[]): Promise<unknown> {

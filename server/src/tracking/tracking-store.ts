@@ -2,8 +2,14 @@ import type { KeySpace } from '../store/keys.js';
 
 /** Per-user tracking data lives this long after its last write; global indexes are trimmed to it. */
 export const RETENTION_MS = 7 * 24 * 3_600_000;
-/** A gap longer than this starts a new session; the session key lives this long after the last activity. */
+/** A gap longer than this between event times starts a new session. */
 export const SESSION_GAP_MS = 3_600_000;
+/**
+ * The session key outlives the gap by this much after its last write, so that an event arriving
+ * up to this late is still judged against its session by event time (a key expiring at exactly
+ * one gap after the write would start a new session for an event 1 ms late at the boundary).
+ */
+export const SESSION_KEEP_MS = SESSION_GAP_MS + 5 * 60_000;
 /** "Active at once" means active within this window. */
 export const CONCURRENCY_WINDOW_MS = 5 * 60_000;
 /** Global per-period keys (daily counters, peaks) outlive the 7 days they report by one day. */
