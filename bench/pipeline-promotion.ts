@@ -1,0 +1,91 @@
+/**
+ * `npm run bench:pipelines`: what ioredis promotes to the old generation when the same paced
+ * commands go out one by one, through auto-pipelining, or through one explicit pipeline per
+ * event-loop turn (and that, with each pipeline's queue and results emptied once it answered).
+ * Each mode runs in its own process under `--trace-gc-nvp`: 65,000 SETs at 6,500 per second, each
+ * with a small object kept until its reply, as a caller's request would be. The reproduction
+ * behind Floodgate's switch from auto-pipelining to corked writes (docs/benchmarks.md).
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { RedisServer } from '../test/support/redis-server.js';
+import { summarizeTraceGc } from './trace-gc.js';
+
+const MODES = ['one by one', 'auto-pipelining', 'a pipeline per turn', 'a pipeline per turn, emptied after'] as const;
+type Mode = (typeof MODES)[number];
+const RATE = 6_500;
+const CALLS = 65_000;
+
+/** The child: sends the calls in `mode` against the Redis at `port`, then exits. */
+async function load(mode: Mode, port: number): Promise<void> {
+  const redis = new Redis({ port, enableAutoPipelining: mode === 'auto-pipelining', enableOfflineQueue: false, commandTimeout: 500 });
+  await new Promise((r) => redis.once('ready', r));
+  type Turn = { pipeline: ReturnType<Redis['pipeline']>; replies: Array<() => void> };
+  let turn: Turn | undefined;
+  const send = (key: string): Promise<unknown> => {
+    if (mode === 'one by one' || mode === 'auto-pipelining') return redis.set(key, 'v');
+    if (!turn) {
+      const current: Turn = { pipeline: redis.pipeline(), replies: [] };
+      turn = current;
+      setImmediate(() => {
+        turn = undefined;
+        void current.pipeline.exec().then(() => {
+          for (const reply of current.replies) reply();
+          if (mode === 'a pipeline per turn, emptied after') Object.assign(current.pipeline, { _queue: [], _result: [] });
+        });
+      });
+    }
+    turn.pipeline.set(key, 'v');
+    const replies = turn.replies;
+    return new Promise<void>((resolve) => replies.push(resolve));
+  };
+  const started = performance.now();
+  let sent = 0;
+  const answered: Array<Promise<unknown>> = [];
+  while (sent < CALLS) {
+    const due = Math.min(CALLS, Math.floor(((performance.now() - started) / 1000) * RATE));
+    for (; sent < due; sent++) {
+      const caller = { id: sent, at: Date.now(), fields: new Array<number>(16).fill(sent) };
+      answered.push(send(`k${sent % 100}`).then(() => caller.id));
+    }
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  await Promise.all(answered);
+  redis.disconnect();
+}
+
+function runChild(mode: Mode, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--trace-gc-nvp', '--import', 'tsx', fileURLToPath(import.meta.url), mode, String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${mode} exited with ${code}:\n${out}`))));
+  });
+}
+
+async function main(): Promise<void> {
+  const [mode, port] = process.argv.slice(2);
+  if (mode !== undefined) {
+    if (!(MODES as readonly string[]).includes(mode)) throw new Error(`mode: expected one of ${MODES.join(', ')}, got "${mode}"`);
+    return load(mode as Mode, Number(port));
+  }
+  const redis = await RedisServer.start();
+  try {
+    process.stdout.write(`${CALLS} SETs at ${RATE}/s per run\n\n| Round | Sent | scavenges | promoted | full collections | GC pauses |\n| --- | --- | ---: | ---: | ---: | ---: |\n`);
+    for (let round = 1; round <= 2; round++) {
+      for (const m of MODES) {
+        const r = summarizeTraceGc(await runChild(m, redis.port));
+        process.stdout.write(`| ${round} | ${m} | ${r.scavenges} | ${(r.promotedBytes / 1e6).toFixed(1)} MB | ${r.fullCollections} | ${r.pauseMs.toFixed(0)} ms |\n`);
+      }
+    }
+  } finally {
+    await redis.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench:pipelines failed: ${(err as Error).stack ?? String(err)}\n`);
+  process.exitCode = 1;
+});
