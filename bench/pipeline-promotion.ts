@@ -1,7 +1,8 @@
 /**
  * `npm run bench:pipelines`: what ioredis promotes to the old generation when the same paced
  * commands go out one by one, through auto-pipelining, or through one explicit pipeline per
- * event-loop turn (and that, with each pipeline's queue and results emptied once it answered).
+ * event-loop turn (and that, with each pipeline's queue and results emptied once it answered), and
+ * what merely constructing a pipeline per call, holding the caller and never sent, promotes.
  * Each mode runs in its own process under `--trace-gc-nvp`: 65,000 SETs at 6,500 per second, each
  * with a small object kept until its reply, as a caller's request would be. The reproduction
  * behind Floodgate's switch from auto-pipelining to corked writes (docs/benchmarks.md).
@@ -12,7 +13,7 @@ import { Redis } from 'ioredis';
 import { RedisServer } from '../test/support/redis-server.js';
 import { summarizeTraceGc } from './trace-gc.js';
 
-const MODES = ['one by one', 'auto-pipelining', 'a pipeline per turn', 'a pipeline per turn, emptied after'] as const;
+const MODES = ['one by one', 'auto-pipelining', 'a pipeline per turn', 'a pipeline per turn, emptied after', 'a pipeline per call, never sent'] as const;
 type Mode = (typeof MODES)[number];
 const RATE = 6_500;
 const CALLS = 65_000;
@@ -23,8 +24,12 @@ async function load(mode: Mode, port: number): Promise<void> {
   await new Promise((r) => redis.once('ready', r));
   type Turn = { pipeline: ReturnType<Redis['pipeline']>; replies: Array<() => void> };
   let turn: Turn | undefined;
-  const send = (key: string): Promise<unknown> => {
+  const send = (key: string, caller: object): Promise<unknown> => {
     if (mode === 'one by one' || mode === 'auto-pipelining') return redis.set(key, 'v');
+    if (mode === 'a pipeline per call, never sent') {
+      Object.assign(redis.pipeline(), { caller });
+      return Promise.resolve();
+    }
     if (!turn) {
       const current: Turn = { pipeline: redis.pipeline(), replies: [] };
       turn = current;
@@ -47,7 +52,7 @@ async function load(mode: Mode, port: number): Promise<void> {
     const due = Math.min(CALLS, Math.floor(((performance.now() - started) / 1000) * RATE));
     for (; sent < due; sent++) {
       const caller = { id: sent, at: Date.now(), fields: new Array<number>(16).fill(sent) };
-      answered.push(send(`k${sent % 100}`).then(() => caller.id));
+      answered.push(send(`k${sent % 100}`, caller).then(() => caller.id));
     }
     await new Promise((r) => setTimeout(r, 1));
   }
