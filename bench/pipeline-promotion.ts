@@ -2,18 +2,27 @@
  * `npm run bench:pipelines`: what ioredis promotes to the old generation when the same paced
  * commands go out one by one, through auto-pipelining, or through one explicit pipeline per
  * event-loop turn (and that, with each pipeline's queue and results emptied once it answered), and
- * what merely constructing a pipeline per call, holding the caller and never sent, promotes.
+ * what merely constructing a pipeline per call, holding the caller and never sent, promotes; then
+ * the same with the `length` accessor ioredis defines on every Pipeline in its constructor
+ * defined once on the prototype instead (the fix to propose upstream).
  * Each mode runs in its own process under `--trace-gc-nvp`: 65,000 SETs at 6,500 per second, each
  * with a small object kept until its reply, as a caller's request would be. The reproduction
  * behind Floodgate's switch from auto-pipelining to corked writes (docs/benchmarks.md).
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
+import { Pipeline, Redis } from 'ioredis';
 import { RedisServer } from '../test/support/redis-server.js';
 import { summarizeTraceGc } from './trace-gc.js';
 
-const MODES = ['one by one', 'auto-pipelining', 'a pipeline per turn', 'a pipeline per turn, emptied after', 'a pipeline per call, never sent'] as const;
+const MODES = [
+  'one by one',
+  'auto-pipelining',
+  'a pipeline per turn',
+  'a pipeline per turn, emptied after',
+  'a pipeline per call, never sent',
+  'a pipeline per call, never sent, length on the prototype',
+] as const;
 type Mode = (typeof MODES)[number];
 const RATE = 6_500;
 const CALLS = 65_000;
@@ -21,12 +30,13 @@ const CALLS = 65_000;
 /** The child: sends the calls in `mode` against the Redis at `port`, then exits. */
 async function load(mode: Mode, port: number): Promise<void> {
   const redis = new Redis({ port, enableAutoPipelining: mode === 'auto-pipelining', enableOfflineQueue: false, commandTimeout: 500 });
+  if (mode === 'a pipeline per call, never sent, length on the prototype') lengthOnPrototype(redis);
   await new Promise((r) => redis.once('ready', r));
   type Turn = { pipeline: ReturnType<Redis['pipeline']>; replies: Array<() => void> };
   let turn: Turn | undefined;
   const send = (key: string, caller: object): Promise<unknown> => {
     if (mode === 'one by one' || mode === 'auto-pipelining') return redis.set(key, 'v');
-    if (mode === 'a pipeline per call, never sent') {
+    if (mode === 'a pipeline per call, never sent' || mode === 'a pipeline per call, never sent, length on the prototype') {
       Object.assign(redis.pipeline(), { caller });
       return Promise.resolve();
     }
@@ -58,6 +68,25 @@ async function load(mode: Mode, port: number): Promise<void> {
   }
   await Promise.all(answered);
   redis.disconnect();
+}
+
+/** Pipeline's `length` as one getter on the prototype; the constructor's own definition skipped. */
+function lengthOnPrototype(redis: Redis): void {
+  Object.defineProperty(Pipeline.prototype, 'length', {
+    get(this: { _queue: unknown[] }) {
+      return this._queue.length;
+    },
+  });
+  const pipeline = redis.pipeline.bind(redis);
+  const define = Object.defineProperty;
+  redis.pipeline = (...args: Parameters<Redis['pipeline']>) => {
+    Object.defineProperty = ((o: object, key: PropertyKey, d: PropertyDescriptor) => (key === 'length' && o instanceof Pipeline ? o : define(o, key, d))) as typeof Object.defineProperty;
+    try {
+      return pipeline(...args);
+    } finally {
+      Object.defineProperty = define;
+    }
+  };
 }
 
 function runChild(mode: Mode, port: number): Promise<string> {
