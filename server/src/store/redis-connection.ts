@@ -97,9 +97,10 @@ function newClient(o: RedisConnectionOptions): RedisClient {
       return new MeteredCluster(o.target.nodes, {
         enableOfflineQueue,
         lazyConnect,
-        // ioredis retries a redirected (MOVED, ASK) or refused command by itself, which would let a
-        // later command on the same key overtake it; its auto-pipelines, one at a time per node,
-        // keep a user's tracking writes in order through redirections and failovers.
+        // ioredis re-sends a redirected (MOVED, ASK) or refused command by itself, behind commands
+        // sent after it; its auto-pipelines, one batch in flight per node, hold later commands
+        // back meanwhile. Kept until corked writes are shown to keep a user's writes in order
+        // through a resharding (each pipeline costs promotion: docs/benchmarks.md).
         enableAutoPipelining: true,
         clusterRetryStrategy: retryStrategy,
         // A node that is down or failing over: retry briefly (about 300 ms in all), then fail so
