@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { exec } from './exec.js';
 import { percentiles, type LoadResult } from './stats.js';
 
 export interface H2loadRun {
@@ -42,7 +42,7 @@ export async function h2load(run: H2loadRun): Promise<H2loadResult> {
     ...(run.rpsPerClient ? ['--rps', String(run.rpsPerClient)] : []),
     run.url,
   ];
-  const stdout = await exec('h2load', args);
+  const stdout = await exec('h2load', args, 'install nghttp2-client for h2load');
   try {
     return parseH2load(stdout, readFileSync(logFile, 'utf8'));
   } finally {
@@ -105,17 +105,4 @@ export async function h2loadSpread(run: SpreadRun): Promise<H2loadResult> {
     latenciesMs,
     ...percentiles(latenciesMs),
   };
-}
-
-function exec(cmd: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    proc.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    proc.once('error', (e) => reject(new Error(`${cmd}: ${e.message} (install nghttp2-client for h2load)`)));
-    // 'close', not 'exit': only then has all of its output been read.
-    proc.once('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} exited with ${code}: ${err}${out}`))));
-  });
 }

@@ -9,10 +9,10 @@
  * with a small object kept until its reply, as a caller's request would be. The reproduction
  * behind Floodgate's switch from auto-pipelining to corked writes (docs/benchmarks.md).
  */
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Pipeline, Redis } from 'ioredis';
 import { RedisServer } from '../test/support/redis-server.js';
+import { exec } from './exec.js';
 import { summarizeTraceGc } from './trace-gc.js';
 
 const MODES = [
@@ -89,15 +89,9 @@ function lengthOnPrototype(redis: Redis): void {
   };
 }
 
-function runChild(mode: Mode, port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--trace-gc-nvp', '--import', 'tsx', fileURLToPath(import.meta.url), mode, String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${mode} exited with ${code}:\n${out}`))));
-  });
-}
+/** The child's stdout, where V8 writes its GC trace. */
+const runChild = (mode: Mode, port: number): Promise<string> =>
+  exec(process.execPath, ['--trace-gc-nvp', '--import', 'tsx', fileURLToPath(import.meta.url), mode, String(port)]);
 
 async function main(): Promise<void> {
   const [mode, port] = process.argv.slice(2);

@@ -153,7 +153,9 @@ export class RateLimiter {
 
   private rememberDenies(plan: Plan, outcomes: readonly StoreOutcome[], now: number): void {
     const cache = this.deps.denyCache;
-    if (cache) for (let i = 0; i < outcomes.length; i++) cache.remember(this.callsOf(plan)[i]!, plan.policy, outcomes[i]!, now);
+    if (!cache) return;
+    const calls = this.callsOf(plan);
+    for (let i = 0; i < outcomes.length; i++) cache.remember(calls[i]!, plan.policy, outcomes[i]!, now);
   }
 
   /** Drops what this replica remembers of a subject's limits (after an admin reset or suspension). */

@@ -53,9 +53,11 @@ export function boundedOptions(o: Pick<RedisConnectionOptions, 'commandTimeoutMs
 
 /**
  * Runs `send`, which issues commands, with the client's connections corked, so that the commands
- * it issues leave in one write per connection (one round trip per node) rather than one each.
+ * it issues leave in one write per connection (one round trip per node) rather than one each. A
+ * client that auto-pipelines (a Cluster) writes them later, a batch per node, so it needs none.
  */
 export function inOneWrite(client: RedisClient, send: () => void): void {
+  if (client.options.enableAutoPipelining) return send();
   const connections: Array<{ stream?: Writable }> = client instanceof Cluster ? client.nodes('all') : [client];
   const sockets = connections.flatMap((c) => (c.stream ? [c.stream] : []));
   for (const socket of sockets) socket.cork();
