@@ -96,18 +96,20 @@ const gcCells = (r: Traced): Array<string | number> => [
   `${r.bad} (${(r.scavenges ? (100 * r.bad) / r.scavenges : 0).toFixed(0)}%)`,
   `${(r.promotedBytes / 1e6).toFixed(0)} MB`,
   r.fullCollections,
+  `${r.longestFullMs.toFixed(0)} ms`,
+  `${r.externalStringsMs.toFixed(0)} / ${r.evacuateMs.toFixed(0)} ms`,
   `${r.pauseMs.toFixed(0)} ms`,
   r.cpuUsPerCall.toFixed(0),
   r.p99Ms.toFixed(1),
 ];
-const GC_HEADER = 'calls | scavenges | in the bad state | promoted | full collections | GC pauses | server CPU µs/call | p99 ms';
+const GC_HEADER = 'calls | scavenges | in the bad state | promoted | full collections | longest full pause | full pauses: header strings / evacuation | GC pauses | server CPU µs/call | p99 ms';
 
 async function main(): Promise<void> {
   const workDir = mkdtempSync(join(tmpdir(), 'fg-gc-'));
   const redis = await RedisServer.start();
   try {
     process.stdout.write(
-      `${RATE} calls/s for ${DURATION_S} s per run, 10 h2load processes\n\nA bare node:http2 server:\n\n| Round | Response ends with | Connections live | Streams kept in | ${GC_HEADER} |\n|${' --- |'.repeat(4)}${' ---: |'.repeat(8)}\n`,
+      `${RATE} calls/s for ${DURATION_S} s per run, 10 h2load processes\n\nA bare node:http2 server:\n\n| Round | Response ends with | Connections live | Streams kept in | ${GC_HEADER} |\n|${' --- |'.repeat(4)}${' ---: |'.repeat(10)}\n`,
     );
     for (let round = 1; round <= ROUNDS; round++) {
       for (const v of VARIANTS) {
@@ -115,7 +117,7 @@ async function main(): Promise<void> {
         process.stdout.write(row([round, v.trailers ? 'trailers' : 'the message (status in HEADERS)', `${v.connectionS} s`, v.streamTables ? 'stream tables' : "Node's Map and Set", ...gcCells(r)]));
       }
     }
-    process.stdout.write(`\nFloodgate, CheckLimit decided by Redis every call (DENY_CACHE_MS=0), connections live ${DURATION_S} s:\n\n| Round | HTTP2_STREAM_TABLES | ${GC_HEADER} |\n|${' --- |'.repeat(2)}${' ---: |'.repeat(8)}\n`);
+    process.stdout.write(`\nFloodgate, CheckLimit decided by Redis every call (DENY_CACHE_MS=0), connections live ${DURATION_S} s:\n\n| Round | HTTP2_STREAM_TABLES | ${GC_HEADER} |\n|${' --- |'.repeat(2)}${' ---: |'.repeat(10)}\n`);
     for (let round = 1; round <= ROUNDS; round++) {
       for (const tables of [true, false]) {
         const r = await traced(TRACED_FLOODGATE, { REDIS_URL: redis.url, DENY_CACHE_MS: '0', LOG_LEVEL: 'info', HTTP2_STREAM_TABLES: String(tables) }, CHECK_LIMIT, DURATION_S, workDir);

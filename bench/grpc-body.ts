@@ -23,6 +23,9 @@ export function grpcUnframe(frame: Uint8Array): Uint8Array {
 /** grpc.health.v1.HealthCheckRequest{service: ""}: the empty message. */
 export const healthCheckBody = (): Buffer => grpcFrame(new Uint8Array(0));
 
+/** grpc.health.v1.HealthCheckResponse{status: SERVING}: field 1, varint 1. */
+export const healthServingReply = (): Buffer => grpcFrame(Uint8Array.from([8, 1]));
+
 export const checkLimitBody = (req: DeepPartial<CheckLimitRequest>): Buffer =>
   grpcFrame(CheckLimitRequest.encode(CheckLimitRequest.fromPartial(req)).finish());
 

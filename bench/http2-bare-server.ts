@@ -9,9 +9,10 @@
  */
 import { createServer } from 'node:http2';
 import { useStreamTablesIn } from '../server/src/grpc/stream-table.js';
+import { healthServingReply } from './grpc-body.js';
 
 const trailers = process.env.TRAILERS === '1';
-const message = Buffer.from([0, 0, 0, 0, 2, 8, 1]);
+const message = healthServingReply();
 
 const server = createServer();
 if (process.env.STREAM_TABLES === '1') {

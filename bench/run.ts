@@ -14,7 +14,7 @@ import { RedisServer } from '../test/support/redis-server.js';
 import { FLOODGATE, ServerProcess } from '../test/support/server-process.js';
 import { ALLOC_NODE_ARGS, allocationPerCall } from './alloc.js';
 import { topSelfTime } from './cpu-profile.js';
-import { checkLimitBody, checkLimitsBody, healthCheckBody, recordActivityBody } from './grpc-body.js';
+import { checkLimitBody, checkLimitsBody, healthCheckBody, healthServingReply, recordActivityBody } from './grpc-body.js';
 import { postGrpc } from './grpc-post.js';
 import { h2load, h2loadSpread } from './h2load.js';
 import { memoryPerUser, type MemoryResult } from './memory.js';
@@ -24,6 +24,7 @@ import { commandCalls, redisCpuMs, redisWorkBetween } from './redis-info.js';
 import { formatReport, type Measured, type Row, type Target } from './report.js';
 import { rateLimiterFlexible } from './rlflex.js';
 import { serverCounters, type ServerCounters } from './server-metrics.js';
+import { StaticHttp2Server } from './static-http2-server.js';
 import type { LoadResult } from './stats.js';
 
 const args = new Set(process.argv.slice(2));
@@ -45,6 +46,7 @@ const BATCH = 50;
 const DEFAULT_POLICY_NAMES = ['general', 'ai', 'pronunciation', 'tts', 'image'];
 const GRPC_OK = 0;
 const GRPC_UNIMPLEMENTED = 12;
+const FLOOR_NAME = 'Machine floor: nghttpd (C) answering a static reply';
 
 /**
  * Two server processes of the same build on the same Redis: `redis` with the deny cache off
@@ -151,6 +153,15 @@ async function main(): Promise<void> {
 }
 
 async function measure(servers: Servers, redis: Redis, redisUrl: string, workDir: string): Promise<void> {
+  const floor = await StaticHttp2Server.start({ [SCENARIOS.ceiling.path]: healthServingReply() });
+  try {
+    await measureWith(servers, floor, redis, redisUrl, workDir);
+  } finally {
+    floor.stop();
+  }
+}
+
+async function measureWith(servers: Servers, floor: StaticHttp2Server, redis: Redis, redisUrl: string, workDir: string): Promise<void> {
   const machine = describeMachine();
   log(`machine: ${machine.cpu}, ${machine.cores} cores, load ${machine.loadAvg}; mode ${QUICK ? 'quick' : 'full'}`);
   const server = servers.default;
@@ -255,21 +266,37 @@ async function measure(servers: Servers, redis: Redis, redisUrl: string, workDir
     return { result, notOk: (slow ? ` (${slow} calls slower than the ${REDIS_COMMAND_TIMEOUT_MS} ms Redis command timeout: may have answered UNAVAILABLE)` : '') + degraded };
   };
 
+  /** The machine floor: nghttpd's static answer at a spread rate, and nghttpd's CPU per call. */
+  const floorRun = async (ratePerS: number): Promise<Measured> => {
+    writeFileSync(bodyFile, healthCheckBody());
+    const cpuBefore = processCpuMs(floor.proc.pid!);
+    const r = await h2loadSpread({ url: `http://${floor.address}${SCENARIOS.ceiling.path}`, bodyFile, ratePerS, durationS: MODE.durationS, processes: SPREAD_PROCESSES, workDir });
+    if (r.failed > 0) throw new Error(`nghttpd: ${r.failed} calls failed`);
+    const serverCpuUs = ((processCpuMs(floor.proc.pid!) - cpuBefore) * 1000) / r.done;
+    log(`  nghttpd at ${ratePerS}/s: ${r.callsPerS.toFixed(0)} calls/s, p99 ${r.p99Ms.toFixed(2)} ms`);
+    const { callsPerS, done, failed, p50Ms, p99Ms } = r;
+    return { callsPerS, done, failed, p50Ms, p99Ms, scriptsPerCall: 0, undecided: 0, serverCpuUs, redisCpuUs: NaN };
+  };
+
   /**
-   * A scenario and the no-op at the same spread rate, one after the other, MODE.rounds times; the
-   * run with the lowest p99 of each counts, as the best run does for max throughput (a burst of
-   * other load on this shared machine can spoil any one run's tail, the no-op's as much).
+   * A scenario, the no-op and the machine floor at the same spread rate, one after the other,
+   * MODE.rounds times; the run with the lowest p99 of each counts, as the best run does for max
+   * throughput (a burst of other load on this shared machine can spoil any one run's tail, the
+   * no-op's as much).
    */
   const spreadPair = async (s: Scenario, ratePerS: number, noop: Scenario = SCENARIOS.ceiling) => {
     let best: Awaited<ReturnType<typeof spread>> | undefined;
     let bestCeiling: Awaited<ReturnType<typeof spread>> | undefined;
+    let bestFloor: Measured | undefined;
     for (let round = 0; round < MODE.rounds; round++) {
       const r = await spread(s, ratePerS);
       if (!best || r.result.p99Ms < best.result.p99Ms) best = r;
       const c = await spread(noop, ratePerS);
       if (!bestCeiling || c.result.p99Ms < bestCeiling.result.p99Ms) bestCeiling = c;
+      const f = await floorRun(ratePerS);
+      if (!bestFloor || f.p99Ms < bestFloor.p99Ms) bestFloor = f;
     }
-    return [best!, bestCeiling!] as const;
+    return [best!, bestCeiling!, bestFloor!] as const;
   };
 
   log('measuring max throughput: the no-op ceiling, CheckLimit, CheckLimits side by side');
@@ -289,10 +316,10 @@ async function measure(servers: Servers, redis: Redis, redisUrl: string, workDir
   const lowCeiling = await paced(SCENARIOS.ceiling, LOW_RATE);
   const halfRate = Math.round(checkLimit.callsPerS / 2);
   log(`measuring latency at ${halfRate} calls/s, half of CheckLimit's max throughput (${SPREAD_PROCESSES} h2load processes)`);
-  const [half, halfCeiling] = await spreadPair(SCENARIOS.checkLimit, halfRate);
+  const [half, halfCeiling, halfFloor] = await spreadPair(SCENARIOS.checkLimit, halfRate);
   const halfFloodRate = Math.round(checkLimitFlood.callsPerS / 2);
   log(`measuring latency at ${halfFloodRate} calls/s, half of the flood's max throughput`);
-  const [halfFlood, halfFloodCeiling] = await spreadPair(SCENARIOS.checkLimitFlood, halfFloodRate, SCENARIOS.ceilingDefault);
+  const [halfFlood, halfFloodCeiling, halfFloodFloor] = await spreadPair(SCENARIOS.checkLimitFlood, halfFloodRate, SCENARIOS.ceilingDefault);
   const [recordActivity] = trackingReady ? await maxThroughput([SCENARIOS.recordActivity]) : [];
   log('measuring rate-limiter-flexible in-process');
   const rlflex = await rateLimiterFlexible({ redisUrl, concurrency: CLIENTS * (checkLimit.streams ?? 32), durationS: MODE.durationS, warmupS: 1 });
@@ -310,8 +337,10 @@ async function measure(servers: Servers, redis: Redis, redisUrl: string, workDir
     { name: SCENARIOS.checkLimitsFlood.name, result: checkLimitsFlood, decisionsPerCall: BATCH },
     { name: `CheckLimit (user), Redis, paced at ${halfRate}/s (half of max)${half.notOk}`, result: half.result, decisionsPerCall: 1 },
     { name: `Health/Check, paced at ${halfRate}/s (same rate)${halfCeiling.notOk}`, result: halfCeiling.result, decisionsPerCall: 0 },
+    { name: `${FLOOR_NAME}, paced at ${halfRate}/s (same rate)`, result: halfFloor, decisionsPerCall: 0 },
     { name: `CheckLimit (user), flood, paced at ${halfFloodRate}/s (half of max)${halfFlood.notOk}`, result: halfFlood.result, decisionsPerCall: 1 },
     { name: `Health/Check on the same server, paced at ${halfFloodRate}/s (same rate)${halfFloodCeiling.notOk}`, result: halfFloodCeiling.result, decisionsPerCall: 0 },
+    { name: `${FLOOR_NAME}, paced at ${halfFloodRate}/s (same rate)`, result: halfFloodFloor, decisionsPerCall: 0 },
     { name: `CheckLimit (user), Redis, paced at ${LOW_RATE}/s by a Node client${low.notOk}`, result: low.result, decisionsPerCall: 1 },
     { name: `Health/Check, paced at ${LOW_RATE}/s by a Node client${lowCeiling.notOk}`, result: lowCeiling.result, decisionsPerCall: 0 },
     { name: SCENARIOS.recordActivity.name, result: recordActivity, decisionsPerCall: 0, pending: 'pending: TrackingService answers UNIMPLEMENTED in this build' },

@@ -22,7 +22,7 @@ describe('bench harness', () => {
     expect(() => parseH2load('connection refused', '')).toThrow(/unexpected h2load output/);
   });
 
-  it('sums the scavenges of a --trace-gc-nvp trace, counting those that promoted over 500 KB, the full collections and all pauses', () => {
+  it('sums the scavenges of a --trace-gc-nvp trace, counting those that promoted over 500 KB, the full collections with their longest pause and its external-string and evacuation parts, and all pauses', () => {
     const scavenge = (promoted: number) => `[1:0x1]  21 ms: pause=0.4 mutator=18.0 gc=s reduce_memory=0 allocated=4154088 promoted=${promoted} new_space_survived=325528 promotion_rate=0.0%`;
     const trace = [
       'listening on 4000',
@@ -30,12 +30,16 @@ describe('bench harness', () => {
       scavenge(1_900_000),
       '[1:0x1]  181 ms: pause=1.5 mutator=2.0 gc=mc reduce_memory=0 promoted=0',
       scavenge(600_000),
+      '[1:0x1]  3130 ms: pause=19.4 mutator=15.7 gc=mc clear=9 clear.external_string_table=8.7 evacuate=8.8 evacuate.copy=7.4 promoted=0',
+      '[1:0x1]  4463 ms: pause=18.4 mutator=45.2 gc=mc clear.external_string_table=8.8 evacuate.copy=7.1 evacuate=8.3',
       'something else',
     ].join('\n');
     const summary = summarizeTraceGc(trace);
-    expect(summary).toMatchObject({ scavenges: 3, bad: 2, promotedBytes: 2_547_000, fullCollections: 1 });
-    expect(summary.pauseMs).toBeCloseTo(2.7);
-    expect(summarizeTraceGc('')).toEqual({ scavenges: 0, bad: 0, promotedBytes: 0, fullCollections: 0, pauseMs: 0 });
+    expect(summary).toMatchObject({ scavenges: 3, bad: 2, promotedBytes: 2_547_000, fullCollections: 3, longestFullMs: 19.4 });
+    expect(summary.pauseMs).toBeCloseTo(40.5);
+    expect(summary.externalStringsMs).toBeCloseTo(17.5);
+    expect(summary.evacuateMs).toBeCloseTo(17.1);
+    expect(summarizeTraceGc('')).toEqual({ scavenges: 0, bad: 0, promotedBytes: 0, fullCollections: 0, pauseMs: 0, longestFullMs: 0, externalStringsMs: 0, evacuateMs: 0 });
   });
 
   it('takes nearest-rank percentiles', () => {
