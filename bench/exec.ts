@@ -1,9 +1,12 @@
 import { spawn } from 'node:child_process';
 
-/** Runs a program to its end; resolves with its stdout, rejects with its output when it fails. */
-export function exec(cmd: string, args: readonly string[], whenMissing = ''): Promise<string> {
+/**
+ * Runs a program to its end, with `env` added to this process's environment; resolves with its
+ * stdout, rejects with its output when it fails.
+ */
+export function exec(cmd: string, args: readonly string[], whenMissing = '', env: Record<string, string> = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let out = '';
     let err = '';
     proc.stdout.on('data', (c: Buffer) => (out += c.toString()));

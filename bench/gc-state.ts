@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RedisServer } from '../test/support/redis-server.js';
 import { FLOODGATE, ServerProcess, type Program } from '../test/support/server-process.js';
+import { positiveArg } from './args.js';
 import { checkLimitBody, healthCheckBody } from './grpc-body.js';
 import { h2loadSpread, type H2loadResult } from './h2load.js';
 import { processCpuMs } from './process-cpu.js';
@@ -25,17 +26,8 @@ const BARE_SERVER: Program = {
   ready: 'listening',
   nodeArgs: ['--trace-gc-nvp', '--import', 'tsx'],
 };
-/** The command line's `index`-th word as a positive integer, `def` when absent. */
-function positiveArg(index: number, name: string, def: number): number {
-  const raw = process.argv[index];
-  if (raw === undefined) return def;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`bench:gc ${name}: expected a positive integer, got "${raw}"`);
-  return n;
-}
-
-const ROUNDS = positiveArg(2, 'rounds', 2);
-const RATE = positiveArg(3, 'calls per second', 6_500);
+const ROUNDS = positiveArg(2, 'bench:gc rounds', 2);
+const RATE = positiveArg(3, 'bench:gc calls per second', 6_500);
 const DURATION_S = 12;
 
 /** Connections live for `connectionS` seconds: the loaders are restarted that often. */

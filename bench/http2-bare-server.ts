@@ -8,7 +8,7 @@
  * listening, as a line the test harness's ServerProcess reads.
  */
 import { createServer } from 'node:http2';
-import { useStreamTablesIn } from '../server/src/grpc/stream-table.js';
+import { useStreamTablesIn } from '@floodgate/client/http2';
 import { healthServingReply } from './grpc-body.js';
 
 const trailers = process.env.TRAILERS === '1';

@@ -2,7 +2,7 @@ import { Client, credentials, status } from '@grpc/grpc-js';
 import fc from 'fast-check';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../server/src/config/env.js';
-import { PendingStreams, StreamTable } from '../../server/src/grpc/stream-table.js';
+import { ArraySet, StreamTable } from '@floodgate/client/http2';
 import { grpcStack } from '../support/stack.js';
 
 const redisUrl = inject('redisUrl');
@@ -50,14 +50,14 @@ describe('StreamTable', () => {
   });
 });
 
-describe('PendingStreams', () => {
-  it('answers has, size and forEach as a Set does, under any sequence of adds and deletes', () => {
+describe('ArraySet', () => {
+  it('answers has, size, forEach and iteration as a Set does, under any sequence of adds and deletes', () => {
     const items = Array.from({ length: 8 }, (_, i) => ({ stream: i }));
     const op = fc.record({ add: fc.boolean(), item: fc.constantFrom(...items) });
     fc.assert(
       fc.property(fc.array(op, { maxLength: 100 }), (ops) => {
         const set = new Set<object>();
-        const pending = new PendingStreams<object>();
+        const pending = new ArraySet<object>();
         for (const o of ops) {
           if (o.add) {
             set.add(o.item);
@@ -71,13 +71,14 @@ describe('PendingStreams', () => {
         const seen: object[] = [];
         pending.forEach((item) => seen.push(item));
         expect(seen).toEqual([...set]);
+        expect([...pending]).toEqual([...set]);
       }),
     );
   });
 
   it('skips items deleted by forEach before they are reached', () => {
     const [a, b, c] = [{}, {}, {}];
-    const pending = new PendingStreams<object>().add(a).add(b).add(c);
+    const pending = new ArraySet<object>().add(a).add(b).add(c);
     const visited: object[] = [];
     pending.forEach((item) => {
       visited.push(item);
@@ -96,7 +97,7 @@ describe('the gRPC server with stream tables', () => {
     close = undefined;
   });
 
-  it('gives every session a StreamTable and PendingStreams and serves concurrent, cancelled and later calls over it', async () => {
+  it('gives every session a StreamTable and an ArraySet and serves concurrent, cancelled and later calls over it', async () => {
     const stack = await grpcStack('redis', redisUrl);
     close = stack.close;
     const checks = Array.from({ length: 300 }, (_, i) => stack.client.checkLimit({ policy: 'general', userId: `table-${i % 7}` }));

@@ -1,4 +1,5 @@
 import { createClient } from '@floodgate/client';
+import { installHttp2GcFixes } from '@floodgate/client/http2';
 import { pino } from 'pino';
 import { createApp } from './app.js';
 
@@ -17,6 +18,9 @@ function env(name: string, fallback: string, valid: (v: string) => boolean, expe
 const address = env('FLOODGATE_ADDRESS', '127.0.0.1:50051', (v) => /^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:.]+\]:\d{1,5}$/.test(v), 'host:port');
 const deadlineMs = Number(env('FLOODGATE_DEADLINE_MS', '500', (v) => /^\d{1,6}$/.test(v) && Number(v) > 0, 'a positive number of ms'));
 const port = Number(env('PORT', '3000', (v) => /^\d{1,5}$/.test(v) && Number(v) <= 65_535, 'a port number 0-65535'));
+
+// Steady traffic through grpc-js promotes every call on Node 20 without these (see the SDK README).
+installHttp2GcFixes();
 
 const client = createClient({
   address,
