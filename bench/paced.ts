@@ -1,4 +1,5 @@
 import { connect } from 'node:http2';
+import { installHttp2GcFixes, useStreamTablesIn } from '@floodgate/client/http2';
 import { grpcRequest } from './grpc-post.js';
 import { percentiles, type LoadResult } from './stats.js';
 
@@ -19,11 +20,21 @@ const TICK_MS = 1;
  * checked; latency runs from send to the last byte of the response.
  */
 export async function pacedLoad(run: PacedRun): Promise<LoadResult & { grpcFailures: number; firstFailure: string; loaderCpuUs: number }> {
+  // Without them this loader, like any Node HTTP/2 client, promotes every call it makes and pays
+  // for it in CPU and in its own latency (see the SDK's installHttp2GcFixes). Sessions opened
+  // through the ESM `connect` binding need their tables given here.
+  installHttp2GcFixes();
   // The default 10 MB per session is reached when the server falls behind and calls pile up.
   const sessions = Array.from({ length: run.connections }, () => connect(`http://${run.address}`, { maxSessionMemory: 256 }));
+  for (const s of sessions) useStreamTablesIn(s);
   const total = Math.round(run.ratePerS * run.durationS);
   const latenciesMs: number[] = [];
-  const inFlight: Array<Promise<void>> = [];
+  let settled = 0;
+  let allSettled = (): void => {};
+  const done = new Promise<void>((resolve) => (allSettled = resolve));
+  const settle = () => {
+    if (++settled === total) allSettled();
+  };
   let grpcFailures = 0;
   let firstFailure = '';
   let sent = 0;
@@ -34,8 +45,9 @@ export async function pacedLoad(run: PacedRun): Promise<LoadResult & { grpcFailu
       const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * run.ratePerS));
       for (; sent < due; sent++) {
         const t0 = performance.now();
-        inFlight.push(
-          grpcRequest(sessions[sent % sessions.length]!, run.path, run.body).then(
+        // Settled calls are counted, not kept: a list of every call's promise would keep them all.
+        grpcRequest(sessions[sent % sessions.length]!, run.path, run.body)
+          .then(
             (reply) => {
               latenciesMs.push(performance.now() - t0);
               if (reply.grpcStatus !== 0 && grpcFailures++ === 0) firstFailure = `grpc-status ${reply.grpcStatus}: ${reply.grpcMessage}`;
@@ -43,12 +55,12 @@ export async function pacedLoad(run: PacedRun): Promise<LoadResult & { grpcFailu
             (err: Error) => {
               firstFailure ||= err.message; // counted as failed: total minus answered
             },
-          ),
-        );
+          )
+          .finally(settle);
       }
       await new Promise((r) => setTimeout(r, TICK_MS));
     }
-    await Promise.all(inFlight);
+    if (total > 0) await done;
   } finally {
     for (const s of sessions) s.close();
   }
