@@ -76,9 +76,9 @@ export class ArraySet<T> {
     for (const item of [...this.items]) if (this.items.includes(item)) fn(item, item, this);
   }
 
-  /** Over a copy: items added meanwhile are not visited, unlike a Set; deleted ones still are. */
-  [Symbol.iterator](): Iterator<T> {
-    return [...this.items][Symbol.iterator]();
+  /** Items deleted before they are reached are skipped, as with Set; items added meanwhile are not visited. */
+  *[Symbol.iterator](): Iterator<T> {
+    for (const item of [...this.items]) if (this.items.includes(item)) yield item;
   }
 }
 

@@ -88,6 +88,19 @@ describe('ArraySet', () => {
     expect(visited).toEqual([a, c]);
     expect(pending.size).toBe(0);
   });
+
+  it('skips items deleted while iterating before they are reached, as grpc-js’s disconnect loop expects of a Set', () => {
+    const [a, b, c] = [{}, {}, {}];
+    const calls = new ArraySet<object>().add(a).add(b).add(c);
+    const visited: object[] = [];
+    for (const call of calls) {
+      visited.push(call);
+      calls.delete(call);
+      calls.delete(b);
+    }
+    expect(visited).toEqual([a, c]);
+    expect(calls.size).toBe(0);
+  });
 });
 
 describe('the gRPC server with stream tables', () => {
