@@ -2,6 +2,8 @@ import { CheckLimitResponse, createClient, FloodgateError, RateLimitServiceServi
 import { installHttp2GcFixes } from '@floodgate/client/http2';
 import { Server, ServerCredentials, status, type ServiceDefinition } from '@grpc/grpc-js';
 import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { createServer, type ClientHttp2Session } from 'node:http2';
 import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../support/server-process.js';
@@ -134,3 +136,47 @@ describe('an SDK client with the fixes installed', () => {
     }
   });
 });
+
+describe('a plain HTTP/2 client session with the fixes installed', () => {
+  it('answers requests made before the session connected (pending streams) and closes those still open when it is destroyed', async () => {
+    const server = createServer();
+    server.on('stream', (stream, headers) => {
+      if (headers[':path'] === '/hang') return;
+      stream.respond({ ':status': 200 });
+      stream.end(String(headers[':path']));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    // The CommonJS module object, as grpc-js calls it: this is the connect the fixes wrap.
+    const http2 = createRequire(import.meta.url)('node:http2') as { connect(url: string): ClientHttp2Session };
+    const before = fixes.sessionsWithTables;
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    expect(fixes.sessionsWithTables).toBe(before + 1);
+    const get = (path: string) =>
+      new Promise<string>((resolve, reject) => {
+        const req = session.request({ ':path': path });
+        let body = '';
+        req.setEncoding('utf8');
+        req.on('data', (c: string) => (body += c));
+        req.on('end', () => resolve(body));
+        req.on('error', reject);
+      });
+    try {
+      // Made at once, before the connection is up: each waits among the session's pending streams.
+      const paths = Array.from({ length: 20 }, (_, i) => `/p${i}`);
+      expect(await Promise.all(paths.map(get))).toEqual(paths);
+      // As without the fixes: destroying the session closes its open streams (through its table).
+      const hung = session.request({ ':path': '/hang' });
+      const closed = new Promise((r) => hung.on('close', r));
+      hung.resume();
+      await new Promise((r) => setTimeout(r, 50));
+      session.destroy();
+      await closed;
+      expect(hung.destroyed).toBe(true);
+    } finally {
+      session.destroy();
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
+
