@@ -1,0 +1,136 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../server/src/clock.js';
+import { RateLimiter } from '../../server/src/limiter/rate-limiter.js';
+import { IpAllowlist } from '../../server/src/net/ip.js';
+import { StaticPolicySource } from '../../server/src/policy/policy-source.js';
+import { ALGORITHMS } from '../../server/src/policy/policy.js';
+import { KeySpace } from '../../server/src/store/keys.js';
+import { parseHostPorts } from '../../server/src/store/redis-connection.js';
+import { FailoverStore } from '../../server/src/store/failover-store.js';
+import { MemoryStore } from '../../server/src/store/memory-store.js';
+import { RedisStore } from '../../server/src/store/redis-store.js';
+import { RedisCluster } from '../support/redis-cluster.js';
+import { policy, silentLog, uniquePrefix } from '../support/stack.js';
+
+/** node id and port of every master, and which of them owns `slot`. */
+async function owners(ports: number[], slot: number): Promise<{ ids: Map<number, string>; owner: number }> {
+  const c = new Redis({ port: ports[0]!, host: '127.0.0.1' });
+  try {
+    const ids = new Map<number, string>();
+    let owner = -1;
+    for (const line of (await c.cluster('NODES')).trim().split('\n')) {
+      const [id, addr, , , , , , , ...slots] = line.split(' ');
+      const port = Number(addr!.split(':')[1]!.split('@')[0]);
+      ids.set(port, id!);
+      for (const range of slots) {
+        const [from, to = from] = range.split('-').map(Number);
+        if (slot >= from! && slot <= to!) owner = port;
+      }
+    }
+    return { ids, owner };
+  } finally {
+    c.disconnect();
+  }
+}
+
+/**
+ * Moves one slot from its master to another the way `redis-cli --cluster reshard` does: IMPORTING
+ * on the target, MIGRATING on the source, MIGRATE its keys in batches, then SETSLOT NODE on all.
+ */
+async function moveSlot(ports: number[], slot: number, to: number, holdMs: number): Promise<void> {
+  const { ids, owner: from } = await owners(ports, slot);
+  const node = (port: number) => new Redis({ port, host: '127.0.0.1' });
+  const [src, dst] = [node(from), node(to)];
+  // Calls keep arriving while the slot is moving: before any key has moved, between keys, and
+  // once all have moved but the slot is not yet the target's.
+  const hold = () => new Promise((r) => setTimeout(r, holdMs));
+  try {
+    await dst.cluster('SETSLOT', slot, 'IMPORTING', ids.get(from)!);
+    await src.cluster('SETSLOT', slot, 'MIGRATING', ids.get(to)!);
+    await hold();
+    for (;;) {
+      const keys = (await src.cluster('GETKEYSINSLOT', slot, 1)) as string[];
+      if (keys.length === 0) break;
+      await src.migrate('127.0.0.1', to, '', 0, 5_000, 'KEYS', ...keys);
+      await hold();
+    }
+    for (const port of [to, from, ...ports.filter((p) => p !== to && p !== from)]) {
+      const c = node(port);
+      await c.cluster('SETSLOT', slot, 'NODE', ids.get(to)!).finally(() => c.disconnect());
+    }
+  } finally {
+    src.disconnect();
+    dst.disconnect();
+  }
+}
+
+describe('a Redis Cluster slot moving to another master under load', () => {
+  let cluster: RedisCluster;
+  beforeAll(async () => {
+    // Its own cluster: this test moves a slot.
+    cluster = await RedisCluster.start();
+  });
+  afterAll(() => cluster?.stop());
+
+  it.each(ALGORITHMS)('%s: answers every call within the deadline while the user’s slot moves, and Redis never admits past the limit', async (algorithm) => {
+    const ports = parseHostPorts(cluster.nodes).map((n) => n.port);
+    const target = { kind: 'cluster' as const, nodes: parseHostPorts(cluster.nodes) };
+    const keys = new KeySpace(uniquePrefix());
+    const clock = new ManualClock();
+    // `closed`: a call Redis cannot decide is denied, so every admission counted here is Redis's.
+    const policies = new StaticPolicySource([policy({ name: 'p', algorithm, limit: 60, windowMs: 60_000, scopes: ['user'], failureMode: 'closed' })]);
+    // Three replicas wired as main.ts wires them: Redis behind the failover layer, with its timings.
+    const primaries = await Promise.all([0, 1, 2].map(() => RedisStore.connect({ target, commandTimeoutMs: 500, connectTimeoutMs: 5_000 })));
+    const stores = primaries.map(
+      (primary) => new FailoverStore({ primary, local: new MemoryStore(clock), probeIntervalMs: 100, failureThreshold: 3, log: silentLog }),
+    );
+    const limiters = stores.map((store) => new RateLimiter({ store, policies, keys, clock, allowlist: new IpAllowlist([]), maxBatch: 10 }));
+    const userId = `mover-${algorithm}`;
+    const check = (i: number) => limiters[i % 3]!.check({ policy: 'p', userId, ip: '', cost: 1, dryRun: false, recordActivity: '', sessionId: '' });
+    try {
+      // The user's state key exists before the move.
+      expect((await check(0)).allowed).toBe(true);
+      const probe = new Redis({ port: ports[0]!, host: '127.0.0.1' });
+      const slot = (await probe.cluster('KEYSLOT', `{u:${userId}}`)) as number;
+      probe.disconnect();
+      const { owner } = await owners(ports, slot);
+      const to = ports.find((p) => p !== owner)!;
+
+      let stop = false;
+      const answers: Array<{ allowed: boolean; degraded: boolean; ms: number }> = [];
+      const errors: string[] = [];
+      const loops = [0, 1, 2, 3].map(async (l) => {
+        for (let i = l; !stop; i += 4) {
+          const started = performance.now();
+          await check(i).then(
+            (r) => answers.push({ allowed: r.allowed, degraded: r.degraded, ms: performance.now() - started }),
+            (e: Error) => errors.push(e.message),
+          );
+          // A call decided by the failure mode settles without I/O: let timers run.
+          await new Promise((r) => setImmediate(r));
+        }
+      });
+      await new Promise((r) => setTimeout(r, 50));
+      const before = answers.length;
+      await moveSlot(ports, slot, to, 150);
+      const during = answers.length - before;
+      // Until Redis decides the user's calls again, now on the slot's new master.
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline && (answers.length === 0 || answers.at(-1)!.degraded)) await new Promise((r) => setTimeout(r, 50));
+      stop = true;
+      await Promise.all(loops);
+
+      expect(errors).toEqual([]);
+      expect((await owners(ports, slot)).owner).toBe(to);
+      expect(during).toBeGreaterThan(10);
+      expect(Math.max(...answers.map((a) => a.ms))).toBeLessThan(2_000);
+      expect(answers.at(-1)!.degraded).toBe(false);
+      // 1 admitted before the move; Redis admitted no more than the rest of the limit.
+      expect(answers.filter((a) => a.allowed).length).toBeLessThanOrEqual(59);
+      expect(answers.filter((a) => a.allowed && a.degraded)).toEqual([]);
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  }, 60_000);
+});
