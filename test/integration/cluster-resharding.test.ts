@@ -87,7 +87,7 @@ describe('a Redis Cluster slot moving to another master under load', () => {
     );
     const limiters = stores.map((store) => new RateLimiter({ store, policies, keys, clock, allowlist: new IpAllowlist([]), maxBatch: 10 }));
     const userId = `mover-${algorithm}`;
-    const check = (i: number) => limiters[i % 3]!.check({ policy: 'p', userId, ip: '', cost: 1, dryRun: false, recordActivity: '', sessionId: '' });
+    const check = (i: number, user = userId) => limiters[i % 3]!.check({ policy: 'p', userId: user, ip: '', cost: 1, dryRun: false, recordActivity: '', sessionId: '' });
     try {
       // The user's state key exists before the move.
       expect((await check(0)).allowed).toBe(true);
@@ -96,10 +96,25 @@ describe('a Redis Cluster slot moving to another master under load', () => {
       probe.disconnect();
       const { owner } = await owners(ports, slot);
       const to = ports.find((p) => p !== owner)!;
+      // A user on another slot of the same master, checked by the same replicas meanwhile.
+      let bystander = '';
+      for (let n = 0; !bystander; n++) {
+        const c = new Redis({ port: owner, host: '127.0.0.1' });
+        const s = (await c.cluster('KEYSLOT', `{u:stay-${n}}`)) as number;
+        c.disconnect();
+        if (s !== slot && (await owners(ports, s)).owner === owner) bystander = `stay-${n}`;
+      }
+      const bystanderAnswers: Array<{ degraded: boolean }> = [];
 
       let stop = false;
       const answers: Array<{ allowed: boolean; degraded: boolean; ms: number }> = [];
       const errors: string[] = [];
+      const bystanderLoop = (async () => {
+        for (let i = 0; !stop; i++) {
+          await check(i, bystander).then((r) => bystanderAnswers.push({ degraded: r.degraded }), (e: Error) => errors.push(e.message));
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      })();
       const loops = [0, 1, 2, 3].map(async (l) => {
         for (let i = l; !stop; i += 4) {
           const started = performance.now();
@@ -119,7 +134,7 @@ describe('a Redis Cluster slot moving to another master under load', () => {
       const deadline = Date.now() + 10_000;
       while (Date.now() < deadline && (answers.length === 0 || answers.at(-1)!.degraded)) await new Promise((r) => setTimeout(r, 50));
       stop = true;
-      await Promise.all(loops);
+      await Promise.all([...loops, bystanderLoop]);
 
       expect(errors).toEqual([]);
       expect((await owners(ports, slot)).owner).toBe(to);
@@ -129,6 +144,9 @@ describe('a Redis Cluster slot moving to another master under load', () => {
       // 1 admitted before the move; Redis admitted no more than the rest of the limit.
       expect(answers.filter((a) => a.allowed).length).toBeLessThanOrEqual(59);
       expect(answers.filter((a) => a.allowed && a.degraded)).toEqual([]);
+      // The move refuses only its own slot: a user elsewhere is decided by Redis throughout.
+      expect(bystanderAnswers.length).toBeGreaterThan(10);
+      expect(bystanderAnswers.filter((a) => a.degraded)).toEqual([]);
     } finally {
       await Promise.all(stores.map((s) => s.close()));
     }

@@ -5,6 +5,13 @@ import type { Settled } from './coalescer.js';
 import { isUnavailable, type LimitCall, type Store, type StoreOutcome } from './store.js';
 
 /**
+ * A Cluster slot being moved between masters, as it reaches the store: Redis's refusal of a
+ * multi-key command there (TRYAGAIN), or a redirection (MOVED, ASK) that ioredis did not follow
+ * (one of its auto-pipelines held other replies too) or used up its retries on.
+ */
+const SLOT_MOVING = /\bTRYAGAIN\b|\b(MOVED|ASK) \d+ /;
+
+/**
  * A shared store that can tell whether its connection is up (ioredis status 'ready'). It bounds
  * its own calls: one not answered within its timeout fails UNAVAILABLE.
  */
@@ -71,7 +78,10 @@ export class FailoverStore implements Store {
     }
     if (!failed || failed.length < calls.length) this.consecutiveFailures = 0;
     if (!failed) return settled as StoreOutcome[];
-    this.failed(settled[failed[0]!] as Error, failed.length);
+    // A Cluster slot being moved refuses its keys' scripts while Redis serves every other key:
+    // those calls take their failure mode, but say nothing about Redis as a whole.
+    const counted = failed.filter((i) => !SLOT_MOVING.test((settled[i] as Error).message));
+    if (counted.length) this.failed(settled[counted[0]!] as Error, counted.length);
     const replaced = await this.fallback(failed.map((i) => calls[i]!), now);
     failed.forEach((i, j) => (settled[i] = replaced[j]!));
     return settled as StoreOutcome[];
