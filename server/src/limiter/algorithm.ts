@@ -62,7 +62,8 @@ export const VALUES_PER_DECISION = 9;
  * The script of an algorithm: its body becomes a function of one decision, run for every
  * decision of the call in order. KEYS holds each key the call touches once; ARGV[1] is one
  * MessagePack array (store/msgpack.ts) of 9 values per decision: the KEYS indexes of its state
- * key and block key, then now, window, limit, cost, burst, member and mode. The reply is 4
+ * key and block key (0: none, the caller checked it), then now, window, limit, cost, burst,
+ * member and mode. The reply is 4
  * numbers per decision. Several decisions on keys of one hash tag thus run as one script call,
  * atomically and in arrival order (see store/coalescer.ts).
  */
@@ -70,7 +71,7 @@ export function scriptOf(algorithm: Pick<Algorithm, 'lua'>): string {
   return `
 local ttl_slack = ${TTL_SLACK_MS}
 local function decide(key, block, now, window, limit, cost, burst, member, mode)
-  if mode ~= 2 and redis.call('EXISTS', block) == 1 then
+  if mode ~= 2 and block and redis.call('EXISTS', block) == 1 then
     return {-1, 0, 0, 0}
   end
 ${algorithm.lua}

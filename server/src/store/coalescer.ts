@@ -1,14 +1,19 @@
-import { MODE_CODE, type Algorithm, type LimitOutcome } from '../limiter/algorithm.js';
+import { MODE_CODE, VALUES_PER_DECISION, type Algorithm, type LimitOutcome } from '../limiter/algorithm.js';
 import { hashTagOf } from './keys.js';
 import { packArray } from './msgpack.js';
 import { ScriptKeys } from './redis-script.js';
-import type { LimitCall } from './store.js';
+import { SLOT_MOVING, type LimitCall } from './store.js';
 
 /** Runs an algorithm's script (see scriptOf) with its KEYS and packed decisions; resolves with its flat reply. */
 export type ScriptRunner = (algorithm: Algorithm<any>, keys: string[], decisions: Buffer) => Promise<number[]>;
 
+/** Whether a key exists (a subject's block key), for decisions made key by key. */
+export type KeyProbe = (key: string) => Promise<boolean>;
+
 /** Each key's outcome, or the error that kept its script call from one. */
 export type Settled = LimitOutcome | Error;
+
+const blockedOutcome = (): LimitOutcome => ({ allowed: false, blocked: true, remaining: 0, resetAfterMs: 0, retryAfterMs: 0 });
 
 /** The calls of one decideEach(): settles when the last of its groups answers. */
 interface Request {
@@ -49,6 +54,8 @@ export class Coalescer {
     private readonly maxPerScript: number,
     /** Runs the sends of one turn (see inOneWrite). */
     private readonly together: (send: () => void) => void = (send) => send(),
+    /** Where given, a group refused because its slot is moving is decided key by key (see decideByKey). */
+    private readonly exists?: KeyProbe,
   ) {}
 
   /** One promise for all `calls`, which never rejects: a failed script call settles its keys with its error. */
@@ -94,7 +101,8 @@ export class Coalescer {
     });
   };
 
-  private send({ algorithm, keys, values, requests, indexes }: Group): void {
+  private send(group: Group): void {
+    const { algorithm, keys, values, requests, indexes } = group;
     const settle = (i: number, value: Settled) => {
       const request = requests[i]!;
       request.settled[indexes[i]!] = value;
@@ -105,9 +113,57 @@ export class Coalescer {
         for (let i = 0; i < requests.length; i++) settle(i, toOutcome(reply, i * 4));
       },
       (err: Error) => {
-        for (let i = 0; i < requests.length; i++) settle(i, err);
+        if (!this.exists || !SLOT_MOVING.test(err.message)) {
+          for (let i = 0; i < requests.length; i++) settle(i, err);
+          return;
+        }
+        void this.decideByKey(group, this.exists).then((settled) => settled.forEach((s, i) => settle(i, s)));
       },
     );
+  }
+
+  /**
+   * A group's decisions while its slot moves: the block key checked on its own, then one script
+   * per state key, with that key alone. A single key is wholly on one master or the other, so
+   * each script runs where the key is (Redis redirects it there) and each decision stays atomic
+   * and exact; only the block check is no longer atomic with the decisions (a suspension made in
+   * between applies from the next call). Never rejects.
+   */
+  private async decideByKey({ algorithm, keys, values }: Group, exists: KeyProbe): Promise<Settled[]> {
+    const n = values.length / VALUES_PER_DECISION;
+    const at = (i: number, field: number) => values[i * VALUES_PER_DECISION + field] as number;
+    const settled = new Array<Settled>(n);
+    const blocked = new Map<number, boolean | Error>();
+    await Promise.all(
+      [...new Set(Array.from({ length: n }, (_, i) => at(i, 1)))].map(async (b) =>
+        blocked.set(b, await exists(keys.keys[b - 1]!).catch((err: Error) => err)),
+      ),
+    );
+    const byStateKey = new Map<number, number[]>();
+    for (let i = 0; i < n; i++) {
+      const block = blocked.get(at(i, 1))!;
+      if (block instanceof Error) settled[i] = block;
+      else if (block && at(i, 8) !== MODE_CODE.refund) settled[i] = blockedOutcome();
+      else byStateKey.set(at(i, 0), [...(byStateKey.get(at(i, 0)) ?? []), i]);
+    }
+    await Promise.all(
+      [...byStateKey].map(async ([stateKey, decisions]) => {
+        const single: Array<string | number> = [];
+        for (const i of decisions) {
+          const v = values.slice(i * VALUES_PER_DECISION, (i + 1) * VALUES_PER_DECISION);
+          v[0] = 1; // this call's one key
+          v[1] = 0; // no block key: checked above
+          single.push(...v);
+        }
+        try {
+          const reply = await this.run(algorithm, [keys.keys[stateKey - 1]!], packArray(single));
+          decisions.forEach((i, j) => (settled[i] = toOutcome(reply, j * 4)));
+        } catch (err) {
+          for (const i of decisions) settled[i] = err as Error;
+        }
+      }),
+    );
+    return settled;
   }
 }
 

@@ -2,14 +2,7 @@ import type { Logger } from '../log.js';
 import type { FallbackObserver } from '../metrics/observers.js';
 import type { FailureMode } from '../policy/policy.js';
 import type { Settled } from './coalescer.js';
-import { isUnavailable, type LimitCall, type Store, type StoreOutcome } from './store.js';
-
-/**
- * A Cluster slot being moved between masters, as it reaches the store: Redis's refusal of a
- * multi-key command there (TRYAGAIN), or a redirection (MOVED, ASK) that ioredis did not follow
- * (one of its auto-pipelines held other replies too) or used up its retries on.
- */
-const SLOT_MOVING = /\bTRYAGAIN\b|\b(MOVED|ASK) \d+ /;
+import { isUnavailable, SLOT_MOVING, type LimitCall, type Store, type StoreOutcome } from './store.js';
 
 /**
  * A shared store that can tell whether its connection is up (ioredis status 'ready'). It bounds

@@ -36,9 +36,9 @@ const reconnectDelay = (times: number): number => Math.min(50 * 2 ** times, 2_00
 /**
  * Options that keep every call bounded: no offline queue (a command fails at once while
  * disconnected instead of waiting), no retries, and a command timeout below the RPC deadline.
- * No auto-pipelining on one connection: the commands of a turn are already issued together (see
- * inOneWrite), which keeps their order, and ioredis's per-batch pipelines cost more CPU and keep
- * every call's objects alive for longer. A Cluster keeps it (below).
+ * No auto-pipelining: the commands of a turn are already issued together (see inOneWrite), which
+ * keeps their order, and ioredis's per-batch pipelines cost more CPU and keep every call's objects
+ * alive for longer (on a Cluster they also mishandled a moving slot, below).
  */
 export function boundedOptions(o: Pick<RedisConnectionOptions, 'commandTimeoutMs' | 'connectTimeoutMs'>): RedisOptions {
   return {
@@ -53,11 +53,9 @@ export function boundedOptions(o: Pick<RedisConnectionOptions, 'commandTimeoutMs
 
 /**
  * Runs `send`, which issues commands, with the client's connections corked, so that the commands
- * it issues leave in one write per connection (one round trip per node) rather than one each. A
- * client that auto-pipelines (a Cluster) writes them later, a batch per node, so it needs none.
+ * it issues leave in one write per connection (one round trip per node) rather than one each.
  */
 export function inOneWrite(client: RedisClient, send: () => void): void {
-  if (client.options.enableAutoPipelining) return send();
   const connections: Array<{ stream?: Writable }> = client instanceof Cluster ? client.nodes('all') : [client];
   const sockets = connections.flatMap((c) => (c.stream ? [c.stream] : []));
   for (const socket of sockets) socket.cork();
@@ -99,15 +97,18 @@ function newClient(o: RedisConnectionOptions): RedisClient {
       return new MeteredCluster(o.target.nodes, {
         enableOfflineQueue,
         lazyConnect,
-        // ioredis re-sends a redirected (MOVED, ASK) or refused command by itself, behind commands
-        // sent after it; its auto-pipelines, one batch in flight per node, hold later commands
-        // back meanwhile. Kept until corked writes are shown to keep a user's writes in order
-        // through a resharding (each pipeline costs promotion: docs/benchmarks.md).
-        enableAutoPipelining: true,
+        // Off, as on one Redis: a turn's commands leave corked, one write per node (inOneWrite).
+        // Its auto-pipelines surfaced ASK errors and hung calls while a slot moved; without them
+        // commands issued while a master's connection is still opening can leave out of order,
+        // which is why RedisStore.connect connects every master first.
+        enableAutoPipelining: false,
         clusterRetryStrategy: retryStrategy,
         // A node that is down or failing over: retry briefly (about 300 ms in all), then fail so
         // the failure modes answer, instead of the default 16 retries 100 ms apart.
         maxRedirections: 6,
+        // A slot being moved refuses multi-key scripts (TRYAGAIN) until the move ends; the store
+        // then decides key by key at once (store/coalescer.ts) rather than waiting it out.
+        retryDelayOnTryAgain: 0,
         retryDelayOnFailover: 50,
         retryDelayOnClusterDown: 50,
         slotsRefreshTimeout: o.connectTimeoutMs,

@@ -31,6 +31,16 @@ export class RedisStore implements Store {
         }),
       MAX_DECISIONS_PER_SCRIPT,
       (send) => inOneWrite(client, send),
+      // Only a Cluster moves slots.
+      client instanceof Cluster
+        ? (key) =>
+            this.bounded(client.exists(key)).then(
+              (n) => n === 1,
+              (err: unknown) => {
+                throw storeError(err);
+              },
+            )
+        : undefined,
     );
   }
 
@@ -49,6 +59,9 @@ export class RedisStore implements Store {
       // Cluster's connect() keeps retrying on its own; start-up gives up after the connect timeout.
       await withDeadline(client.connect(), options.connectTimeoutMs, () => new Error(`no answer within ${options.connectTimeoutMs} ms`));
       await client.ping();
+      // A Cluster connects to each master on its first command; commands issued meanwhile can
+      // leave out of order (a user's writes reordered), so every master is connected first.
+      if (client instanceof Cluster) await Promise.all(client.nodes('master').map((node) => node.ping()));
     } catch (err) {
       client.disconnect();
       throw new Error(`cannot reach Redis at ${describeTarget(options.target)}: ${(err as Error).message}`);

@@ -36,3 +36,12 @@ export interface Store {
 export function isUnavailable(err: unknown): boolean {
   return err instanceof FloodgateError && err.code === status.UNAVAILABLE;
 }
+
+/**
+ * A Cluster slot being moved between masters, as an error reaches the store: Redis's refusal of a
+ * multi-key command there (TRYAGAIN: a subject's block key seldom exists, so that is every script
+ * of the slot until the move ends), or a redirection (MOVED, ASK) that ioredis did not follow or
+ * used up its retries on. Redis as a whole is reachable meanwhile.
+ */
+export const SLOT_MOVING = /\bTRYAGAIN\b|\b(MOVED|ASK) \d+ /;
+
