@@ -10,6 +10,9 @@ import { parseHostPorts } from '../../server/src/store/redis-connection.js';
 import { FailoverStore } from '../../server/src/store/failover-store.js';
 import { MemoryStore } from '../../server/src/store/memory-store.js';
 import { RedisStore } from '../../server/src/store/redis-store.js';
+import { ActivityBuffer } from '../../server/src/tracking/activity-buffer.js';
+import { openTracking } from '../../server/src/tracking/open-tracking.js';
+import { Tracker } from '../../server/src/tracking/tracker.js';
 import { RedisCluster } from '../support/redis-cluster.js';
 import { policy, silentLog, uniquePrefix } from '../support/stack.js';
 
@@ -149,6 +152,44 @@ describe('a Redis Cluster slot moving to another master under load', () => {
       expect(bystanderAnswers.filter((a) => a.degraded)).toEqual([]);
     } finally {
       await Promise.all(stores.map((s) => s.close()));
+    }
+  }, 60_000);
+
+  it('records every activity of a user whose slot moves meanwhile: written, or held and written once the move ends', async () => {
+    const ports = parseHostPorts(cluster.nodes).map((n) => n.port);
+    const store = await RedisStore.connect({ target: { kind: 'cluster', nodes: parseHostPorts(cluster.nodes) }, commandTimeoutMs: 500, connectTimeoutMs: 5_000 });
+    const buffer = new ActivityBuffer({ capacity: 10_000, retryIntervalMs: 50, log: silentLog });
+    const clock = new ManualClock();
+    const tracker = new Tracker(openTracking(store, new KeySpace(uniquePrefix()), clock).tracking, clock, buffer);
+    const userId = 'tracked-mover';
+    const record = () => tracker.record(tracker.event({ userId, activity: 'ai', ip: '', sessionId: '', atMs: clock.now() }));
+    try {
+      expect(await record()).toBe('written');
+      const probe = new Redis({ port: ports[0]!, host: '127.0.0.1' });
+      const slot = (await probe.cluster('KEYSLOT', `{u:${userId}}`)) as number;
+      probe.disconnect();
+      const { owner } = await owners(ports, slot);
+      let stop = false;
+      const results: string[] = [];
+      const loop = (async () => {
+        while (!stop) {
+          results.push(await record());
+          await new Promise((r) => setTimeout(r, 2));
+        }
+      })();
+      await moveSlot(ports, slot, ports.find((p) => p !== owner)!, 150);
+      stop = true;
+      await loop;
+      const deadline = Date.now() + 10_000;
+      while (buffer.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(buffer.size).toBe(0);
+      // The move refused the user's writes for a while (a multi-key script); none was lost.
+      expect(results).toContain('buffered');
+      expect(results.filter((r) => r === 'dropped')).toEqual([]);
+      expect((await tracker.stats(userId)).stats?.totalRequests).toBe(1 + results.length);
+    } finally {
+      buffer.close();
+      await store.close();
     }
   }, 60_000);
 });
