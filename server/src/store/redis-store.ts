@@ -60,8 +60,9 @@ export class RedisStore implements Store {
       await withDeadline(client.connect(), options.connectTimeoutMs, () => new Error(`no answer within ${options.connectTimeoutMs} ms`));
       await client.ping();
       // A Cluster connects to each master on its first command; commands issued meanwhile can
-      // leave out of order (a user's writes reordered), so every master is connected first.
-      if (client instanceof Cluster) await Promise.all(client.nodes('master').map((node) => node.ping()));
+      // leave out of order (a user's writes reordered), so every master is connected first. A
+      // master that does not answer is not a reason to refuse to start: the cluster says so.
+      if (client instanceof Cluster) await Promise.allSettled(client.nodes('master').map((node) => node.ping()));
     } catch (err) {
       client.disconnect();
       throw new Error(`cannot reach Redis at ${describeTarget(options.target)}: ${(err as Error).message}`);
