@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import { Reason } from '@floodgate/client';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../server/src/clock.js';
 import { RateLimiter } from '../../server/src/limiter/rate-limiter.js';
@@ -189,6 +190,49 @@ describe('a Redis Cluster slot moving to another master under load', () => {
       expect((await tracker.stats(userId)).stats?.totalRequests).toBe(1 + results.length);
     } finally {
       buffer.close();
+      await store.close();
+    }
+  }, 60_000);
+
+  it('keeps a suspended user suspended while the user’s slot moves, decided by Redis', async () => {
+    const ports = parseHostPorts(cluster.nodes).map((n) => n.port);
+    const target = { kind: 'cluster' as const, nodes: parseHostPorts(cluster.nodes) };
+    const keys = new KeySpace(uniquePrefix());
+    const clock = new ManualClock();
+    const policies = new StaticPolicySource([policy({ name: 'p', limit: 60, windowMs: 60_000, scopes: ['user'], failureMode: 'open' })]);
+    const store = new FailoverStore({
+      primary: await RedisStore.connect({ target, commandTimeoutMs: 500, connectTimeoutMs: 5_000 }),
+      local: new MemoryStore(clock),
+      probeIntervalMs: 100,
+      failureThreshold: 3,
+      log: silentLog,
+    });
+    const limiter = new RateLimiter({ store, policies, keys, clock, allowlist: new IpAllowlist([]), maxBatch: 10 });
+    const userId = 'suspended-mover';
+    const raw = new Cluster(target.nodes);
+    try {
+      // Counted once, then suspended: both the state key and the block key exist on the slot.
+      expect((await limiter.check({ policy: 'p', userId, ip: '', cost: 1, dryRun: false, recordActivity: '', sessionId: '' })).allowed).toBe(true);
+      await raw.set(keys.block('user', userId), '1', 'PX', 60_000);
+      const slot = (await raw.cluster('KEYSLOT', `{u:${userId}}`)) as number;
+      const { owner } = await owners(ports, slot);
+      let stop = false;
+      const reasons: Array<{ reason: Reason; degraded: boolean }> = [];
+      const loop = (async () => {
+        while (!stop) {
+          const r = await limiter.check({ policy: 'p', userId, ip: '', cost: 1, dryRun: false, recordActivity: '', sessionId: '' });
+          reasons.push({ reason: r.reason, degraded: r.degraded });
+          await new Promise((res) => setTimeout(res, 2));
+        }
+      })();
+      await moveSlot(ports, slot, ports.find((p) => p !== owner)!, 150);
+      stop = true;
+      await loop;
+      expect(reasons.length).toBeGreaterThan(20);
+      // `open` would have allowed a call Redis could not decide: every one was Redis's, and suspended.
+      expect(reasons.filter((r) => r.degraded || r.reason !== Reason.REASON_SUSPENDED)).toEqual([]);
+    } finally {
+      raw.disconnect();
       await store.close();
     }
   }, 60_000);
