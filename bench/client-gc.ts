@@ -26,7 +26,8 @@ interface ClientRun {
   fixes?: { sessionsWithTables: number; transportsWithCallSets: number };
 }
 
-async function clientRun(address: string, fixes: boolean): Promise<string> {
+/** One run of the client, as a row of the table. */
+async function clientRun(address: string, round: number, fixes: boolean): Promise<string> {
   const env = { FLOODGATE_ADDRESS: address, RATE: String(RATE), DURATION_S: String(DURATION_S), FIXES: fixes ? '1' : '0' };
   const out = await exec(process.execPath, ['--trace-gc-nvp', '--import', 'tsx', CLIENT], '', env);
   const last = out.trim().split('\n').at(-1) ?? '';
@@ -36,7 +37,7 @@ async function clientRun(address: string, fixes: boolean): Promise<string> {
     throw new Error(`the fixes did not reach the client's session and transport: ${JSON.stringify(run.fixes)}`);
   }
   const gc = summarizeTraceGc(out);
-  return `| ${fixes ? 'installed' : 'not installed'} | ${run.calls} | ${(gc.promotedBytes / 1e6).toFixed(0)} MB | ${gc.fullCollections} | ${gc.pauseMs.toFixed(0)} ms | ${run.cpuUsPerCall.toFixed(0)} | ${run.p50Ms.toFixed(2)} | ${run.p99Ms.toFixed(2)} |`;
+  return `| ${round} | ${fixes ? 'installed' : 'not installed'} | ${run.calls} | ${(gc.promotedBytes / 1e6).toFixed(0)} MB | ${gc.fullCollections} | ${gc.pauseMs.toFixed(0)} ms | ${run.cpuUsPerCall.toFixed(0)} | ${run.p50Ms.toFixed(2)} | ${run.p99Ms.toFixed(2)} |`;
 }
 
 async function main(): Promise<void> {
@@ -49,7 +50,7 @@ async function main(): Promise<void> {
         `|${' --- |'.repeat(2)}${' ---: |'.repeat(7)}\n`,
     );
     for (let round = 1; round <= ROUNDS; round++) {
-      for (const fixes of [false, true]) process.stdout.write(`| ${round} |${(await clientRun(server.address, fixes)).slice(1)}\n`);
+      for (const fixes of [false, true]) process.stdout.write(`${await clientRun(server.address, round, fixes)}\n`);
     }
   } finally {
     await server.stop();

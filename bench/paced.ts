@@ -1,6 +1,7 @@
 import { connect } from 'node:http2';
 import { installHttp2GcFixes, useStreamTablesIn } from '@floodgate/client/http2';
 import { grpcRequest } from './grpc-post.js';
+import { pace } from './pace.js';
 import { percentiles, type LoadResult } from './stats.js';
 
 export interface PacedRun {
@@ -12,11 +13,8 @@ export interface PacedRun {
   connections: number;
 }
 
-const TICK_MS = 1;
-
 /**
- * Calls at a fixed rate, spread evenly over time (h2load's --rps sends each client's calls in
- * bursts every 10 ms, which measures the burst, not the rate). Every reply's grpc-status is
+ * Calls at a fixed rate, spread evenly over time (see pace). Every reply's grpc-status is
  * checked; latency runs from send to the last byte of the response.
  */
 export async function pacedLoad(run: PacedRun): Promise<LoadResult & { grpcFailures: number; firstFailure: string; loaderCpuUs: number }> {
@@ -29,38 +27,23 @@ export async function pacedLoad(run: PacedRun): Promise<LoadResult & { grpcFailu
   for (const s of sessions) useStreamTablesIn(s);
   const total = Math.round(run.ratePerS * run.durationS);
   const latenciesMs: number[] = [];
-  let settled = 0;
-  let allSettled = (): void => {};
-  const done = new Promise<void>((resolve) => (allSettled = resolve));
-  const settle = () => {
-    if (++settled === total) allSettled();
-  };
   let grpcFailures = 0;
   let firstFailure = '';
-  let sent = 0;
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
   try {
-    while (sent < total) {
-      const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * run.ratePerS));
-      for (; sent < due; sent++) {
-        const t0 = performance.now();
-        // Settled calls are counted, not kept: a list of every call's promise would keep them all.
-        grpcRequest(sessions[sent % sessions.length]!, run.path, run.body)
-          .then(
-            (reply) => {
-              latenciesMs.push(performance.now() - t0);
-              if (reply.grpcStatus !== 0 && grpcFailures++ === 0) firstFailure = `grpc-status ${reply.grpcStatus}: ${reply.grpcMessage}`;
-            },
-            (err: Error) => {
-              firstFailure ||= err.message; // counted as failed: total minus answered
-            },
-          )
-          .finally(settle);
-      }
-      await new Promise((r) => setTimeout(r, TICK_MS));
-    }
-    if (total > 0) await done;
+    await pace(run.ratePerS, total, (i) => {
+      const t0 = performance.now();
+      return grpcRequest(sessions[i % sessions.length]!, run.path, run.body).then(
+        (reply) => {
+          latenciesMs.push(performance.now() - t0);
+          if (reply.grpcStatus !== 0 && grpcFailures++ === 0) firstFailure = `grpc-status ${reply.grpcStatus}: ${reply.grpcMessage}`;
+        },
+        (err: Error) => {
+          firstFailure ||= err.message; // counted as failed: total minus answered
+        },
+      );
+    });
   } finally {
     for (const s of sessions) s.close();
   }

@@ -6,6 +6,7 @@
  */
 import { createClient } from '@floodgate/client';
 import { installHttp2GcFixes } from '@floodgate/client/http2';
+import { pace } from './pace.js';
 import { percentiles } from './stats.js';
 
 const address = process.env.FLOODGATE_ADDRESS!;
@@ -19,26 +20,13 @@ await client.checkLimit({ policy: 'general', userId: 'sdk-bench-warm-up' });
 const total = rate * durationS;
 const latenciesMs: number[] = [];
 let failures = 0;
-let sent = 0;
 const cpuBefore = process.cpuUsage();
-const start = performance.now();
-await new Promise<void>((done) => {
-  const settled = () => {
-    if (latenciesMs.length + failures === total) {
-      clearInterval(tick);
-      done();
-    }
-  };
-  const tick = setInterval(() => {
-    const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate));
-    for (; sent < due; sent++) {
-      const t = performance.now();
-      client.checkLimit({ policy: 'general', userId: 'sdk-bench' }).then(
-        () => latenciesMs.push(performance.now() - t),
-        () => failures++,
-      ).finally(settled);
-    }
-  }, 1);
+await pace(rate, total, () => {
+  const t = performance.now();
+  return client.checkLimit({ policy: 'general', userId: 'sdk-bench' }).then(
+    () => latenciesMs.push(performance.now() - t),
+    () => failures++,
+  );
 });
 const cpu = process.cpuUsage(cpuBefore);
 client.close();

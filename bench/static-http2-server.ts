@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { eventually } from '../test/support/eventually.js';
 import { freePort } from '../test/support/redis-server.js';
 
 /**
@@ -45,10 +46,8 @@ export class StaticHttp2Server {
     let failure: Error | undefined;
     proc.once('error', (e) => (failure = new Error(`nghttpd: ${e.message} (install nghttp2-server for nghttpd)`)));
     proc.once('exit', (code) => (failure ??= new Error(`nghttpd exited with ${code}`)));
-    const deadline = Date.now() + 5_000;
-    for (;;) {
-      if (failure) throw failure;
-      const up = await new Promise<boolean>((resolve) => {
+    const accepts = () =>
+      new Promise<boolean>((resolve) => {
         const socket = connect(this.port, '127.0.0.1');
         socket.once('connect', () => {
           socket.destroy();
@@ -56,10 +55,10 @@ export class StaticHttp2Server {
         });
         socket.once('error', () => resolve(false));
       });
-      if (up) return;
-      if (Date.now() > deadline) throw new Error(`nghttpd did not listen on ${this.port} within 5 s`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await eventually(`nghttpd listening on ${this.port}`, async () => {
+      if (failure) throw failure;
+      return accepts();
+    });
   }
 
   stop(): void {
