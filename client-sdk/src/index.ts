@@ -9,6 +9,7 @@ export {
   type CallOptions,
   type CheckLimitsDecisions,
   type CheckResult,
+  type CheckTransport,
   type ClientOptions,
   type DeepPartial,
   type FloodgateClient,

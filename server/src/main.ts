@@ -126,6 +126,7 @@ async function main(): Promise<void> {
     log,
     drainMs: config.shutdownDrainMs,
     graceMs: config.shutdownGraceMs,
+    closeStreams: () => grpc.checkStreams.close(),
     close: async () => {
       cleanup.stop();
       // After the drain: its requests in flight have had the gRPC server until now.

@@ -8,6 +8,8 @@ export interface ShutdownDeps {
   log: Logger;
   drainMs: number;
   graceMs: number;
+  /** Ends the long-lived streams (each after answering what it holds), when new calls are refused. */
+  closeStreams: () => void;
   /** Closes what the server holds (Redis), after the last call. */
   close: () => Promise<void>;
   exit: (code: number) => void;
@@ -16,7 +18,8 @@ export interface ShutdownDeps {
 /**
  * SIGTERM: health NOT_SERVING at once, but keep answering for `drainMs` so load balancers and
  * the kubelet stop routing here before any call is refused; then refuse new calls, let the
- * in-flight ones finish, close the store and exit 0. Past `graceMs` (counted from the signal) it
+ * in-flight ones finish (streams end once they have answered what they hold, so their clients
+ * reopen them elsewhere), close the store and exit 0. Past `graceMs` (counted from the signal) it
  * exits 1 whatever is still running.
  */
 export function gracefulShutdown(d: ShutdownDeps): (signal: string) => void {
@@ -34,6 +37,7 @@ export function gracefulShutdown(d: ShutdownDeps): (signal: string) => void {
     }, d.graceMs);
     setTimeout(() => {
       d.log.info('drain over: refusing new calls, finishing the ones in flight');
+      d.closeStreams();
       d.server.tryShutdown(() => {
         void d.close().then(
           () => {

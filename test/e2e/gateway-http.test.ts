@@ -244,8 +244,9 @@ describe('admin HTTP gateway in the server process, on real Redis', () => {
     const m = res.text;
     expect(m).toContain('floodgate_decisions_total{policy="image",result="ok",allowed="true"} 16');
     expect(m).toContain('floodgate_decisions_total{policy="image",result="over_limit",allowed="false"} 1');
-    expect(m).toMatch(/floodgate_rpc_duration_seconds_count\{method="floodgate\.v1\.RateLimitService\/CheckLimit",code="OK"\} \d+/);
-    expect(m).toMatch(/floodgate_rpc_duration_seconds_count\{method="floodgate\.v1\.RateLimitService\/CheckLimit",code="INVALID_ARGUMENT"\} 1\n/);
+    // The SDK's checks go over CheckLimitStream, timed one by one under its name.
+    expect(m).toMatch(/floodgate_rpc_duration_seconds_count\{method="floodgate\.v1\.RateLimitService\/CheckLimitStream",code="OK"\} \d+\n/);
+    expect(m).toMatch(/floodgate_rpc_duration_seconds_count\{method="floodgate\.v1\.RateLimitService\/CheckLimitStream",code="INVALID_ARGUMENT"\} 1\n/);
     // Every command on the shared client: rate-limit and tracking scripts by name, plain commands.
     for (const command of ['fg_sliding_log', 'fg_track_user', 'hgetall', 'ping']) {
       expect(m).toMatch(new RegExp(`floodgate_redis_command_duration_seconds_count\\{command="${command}"\\} [1-9]`));

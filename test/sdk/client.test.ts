@@ -1,12 +1,15 @@
 import {
   AdminServiceService,
+  CheckLimitResponse,
   createClient,
   FloodgateError,
   RateLimitServiceService,
   TrackingServiceService,
+  type CheckLimitStreamRequest,
+  type CheckLimitStreamResponse,
   type FloodgateClient,
 } from '@floodgate/client';
-import { Server, ServerCredentials, status, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { Server, ServerCredentials, status, type ServerDuplexStream, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 const TOKEN = 's3cret';
@@ -14,18 +17,25 @@ const seen: Array<{ method: string; authorization: string | undefined }> = [];
 
 /**
  * A real gRPC server for all three services that records each call and its authorization
- * header, answers admin calls only with the token, and otherwise replies with the empty message.
+ * header, answers admin calls only with the token, and otherwise replies with the empty message
+ * (each message of a stream with an empty answer under its id).
  */
-function recording(def: Record<string, { responseDeserialize(b: Buffer): unknown }>, admin: boolean): UntypedServiceImplementation {
+function recording(def: Record<string, { requestStream: boolean; responseDeserialize(b: Buffer): unknown }>, admin: boolean): UntypedServiceImplementation {
   return Object.fromEntries(
     Object.entries(def).map(([method, m]) => [
       method,
-      (call: { metadata: { get(k: string): unknown[] } }, cb: (err: object | null, res?: unknown) => void) => {
-        const authorization = call.metadata.get('authorization')[0] as string | undefined;
-        seen.push({ method, authorization });
-        if (admin && authorization !== `Bearer ${TOKEN}`) return cb({ code: status.UNAUTHENTICATED, details: 'authorization: admin token required' });
-        cb(null, m.responseDeserialize(Buffer.alloc(0)));
-      },
+      m.requestStream
+        ? (call: ServerDuplexStream<CheckLimitStreamRequest, CheckLimitStreamResponse>) => {
+            seen.push({ method, authorization: call.metadata.get('authorization')[0] as string | undefined });
+            call.on('data', (req: CheckLimitStreamRequest) => call.write({ id: req.id, response: CheckLimitResponse.fromPartial({}), error: undefined }));
+            call.on('end', () => call.end());
+          }
+        : (call: { metadata: { get(k: string): unknown[] } }, cb: (err: object | null, res?: unknown) => void) => {
+            const authorization = call.metadata.get('authorization')[0] as string | undefined;
+            seen.push({ method, authorization });
+            if (admin && authorization !== `Bearer ${TOKEN}`) return cb({ code: status.UNAUTHENTICATED, details: 'authorization: admin token required' });
+            cb(null, m.responseDeserialize(Buffer.alloc(0)));
+          },
     ]),
   );
 }
@@ -51,7 +61,7 @@ type Method = (req?: object) => Promise<unknown>;
 const methodsOf = (o: object) => o as Record<string, Method>;
 
 describe('createClient', () => {
-  it('has a promise method for every RPC of every service, admin ones under client.admin', async () => {
+  it('has a promise method for every unary RPC of every service, admin ones under client.admin; checkLimit goes over CheckLimitStream', async () => {
     const client = createClient({ address, token: TOKEN, deadlineMs: 5_000 });
     try {
       const surfaces: Array<[object, object]> = [
@@ -59,14 +69,21 @@ describe('createClient', () => {
         [TrackingServiceService, client],
         [AdminServiceService, client.admin],
       ];
+      const unaryMethods = (def: object) => Object.entries(def).flatMap(([name, m]) => ((m as { requestStream: boolean }).requestStream ? [] : [name]));
       for (const [def, surface] of surfaces) {
-        for (const method of Object.keys(def)) {
+        for (const method of unaryMethods(def)) {
           expect(typeof methodsOf(surface)[method], method).toBe('function');
           await methodsOf(surface)[method]!({});
         }
       }
-      const all = [RateLimitServiceService, TrackingServiceService, AdminServiceService].flatMap((d) => Object.keys(d));
-      expect(seen.map((s) => s.method)).toEqual(all);
+      const all = [RateLimitServiceService, TrackingServiceService, AdminServiceService].flatMap(unaryMethods);
+      expect(seen.map((s) => s.method)).toEqual(all.map((m) => (m === 'checkLimit' ? 'checkLimitStream' : m)));
+
+      seen.length = 0;
+      const unaryClient = createClient({ address, deadlineMs: 5_000, checkTransport: 'unary' });
+      await unaryClient.checkLimit({});
+      unaryClient.close();
+      expect(seen.map((s) => s.method)).toEqual(['checkLimit']);
     } finally {
       client.close();
     }

@@ -1,6 +1,15 @@
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
-import { createClient, FloodgateError, RateLimitServiceService, Reason, type UnavailableEvent } from '@floodgate/client';
-import { Server, ServerCredentials, status } from '@grpc/grpc-js';
+import {
+  CheckLimitStreamResponse,
+  createClient,
+  FloodgateError,
+  RateLimitServiceService,
+  Reason,
+  type CheckLimitStreamRequest,
+  type CheckTransport,
+  type UnavailableEvent,
+} from '@floodgate/client';
+import { Server, ServerCredentials, status, type ServerDuplexStream } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/redis-server.js';
 import { ServerProcess } from '../support/server-process.js';
@@ -27,13 +36,19 @@ async function silentTcpServer(): Promise<{ address: string; close(): Promise<vo
   };
 }
 
-/** A real gRPC server whose handlers answer only while `answering.on` (an empty allow). */
+const ALLOW = { allowed: true, reason: Reason.REASON_OK, statuses: [], policy: 'ai' };
+
+/** A real gRPC server whose handlers answer only while `answering.on` (an empty allow), on the check stream too. */
 async function hangingGrpcServer(answering = { on: false }): Promise<{ address: string; close(): Promise<void> }> {
   const server = new Server();
   const maybe = (_call: unknown, cb: (err: null, res: object) => void) => {
-    if (answering.on) cb(null, { allowed: true, reason: Reason.REASON_OK, statuses: [], policy: 'ai' });
+    if (answering.on) cb(null, ALLOW);
   };
-  server.addService(RateLimitServiceService, { checkLimit: maybe, checkLimits: maybe, getLimitStatus: maybe });
+  const checkLimitStream = (call: ServerDuplexStream<CheckLimitStreamRequest, CheckLimitStreamResponse>) => {
+    call.on('data', (check: CheckLimitStreamRequest) => answering.on && call.write(CheckLimitStreamResponse.fromPartial({ id: check.id, response: ALLOW })));
+    call.on('end', () => call.end());
+  };
+  server.addService(RateLimitServiceService, { checkLimit: maybe, checkLimits: maybe, getLimitStatus: maybe, checkLimitStream });
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
   );
@@ -72,15 +87,13 @@ async function timed<T>(p: Promise<T>): Promise<{ value: T; ms: number }> {
   return { value, ms: performance.now() - start };
 }
 
-describe.each([
-  'a stopped Floodgate',
-  'a port nobody listens on',
-  'a TCP listener that never answers',
-  'a gRPC server whose handler never answers',
-])('with %s', (name) => {
+const TARGETS = ['a stopped Floodgate', 'a port nobody listens on', 'a TCP listener that never answers', 'a gRPC server whose handler never answers'];
+const TRANSPORTS: CheckTransport[] = ['stream', 'unary'];
+
+describe.each(TARGETS.flatMap((name) => TRANSPORTS.map((checkTransport) => ({ name, checkTransport }))))('with $name, checks by $checkTransport', ({ name, checkTransport }) => {
   it.each(['allow', 'deny'] as const)('checkLimit settles within the deadline as onUnavailable=%s says, flagged and reported', async (mode) => {
     const events: UnavailableEvent[] = [];
-    const client = createClient({ address: targets[name]!.address, deadlineMs: DEADLINE_MS, onUnavailable: mode, onUnavailableEvent: (e) => events.push(e) });
+    const client = createClient({ address: targets[name]!.address, deadlineMs: DEADLINE_MS, onUnavailable: mode, onUnavailableEvent: (e) => events.push(e), checkTransport });
     try {
       const { value: d, ms } = await timed(client.checkLimit({ policy: 'ai', userId: 'alice' }));
       expect(ms).toBeLessThan(DEADLINE_MS + MARGIN_MS);
@@ -102,7 +115,7 @@ describe.each([
   });
 
   it('checkLimits answers every item by onUnavailable within the deadline', async () => {
-    const client = createClient({ address: targets[name]!.address, deadlineMs: DEADLINE_MS, onUnavailable: 'deny', onUnavailableEvent: () => {} });
+    const client = createClient({ address: targets[name]!.address, deadlineMs: DEADLINE_MS, onUnavailable: 'deny', onUnavailableEvent: () => {}, checkTransport });
     try {
       const { value, ms } = await timed(client.checkLimits({ checks: [{ policy: 'ai', userId: 'a' }, { policy: 'tts', ip: '192.0.2.1' }] }));
       expect(ms).toBeLessThan(DEADLINE_MS + MARGIN_MS);
@@ -117,7 +130,7 @@ describe.each([
 
   it("onUnavailable='throw' and the other RPCs reject with a FloodgateError within the deadline", async () => {
     const events: UnavailableEvent[] = [];
-    const client = createClient({ address: targets[name]!.address, deadlineMs: DEADLINE_MS, onUnavailable: 'throw', onUnavailableEvent: (e) => events.push(e) });
+    const client = createClient({ address: targets[name]!.address, deadlineMs: DEADLINE_MS, onUnavailable: 'throw', onUnavailableEvent: (e) => events.push(e), checkTransport });
     try {
       for (const call of [() => client.checkLimit({ policy: 'ai', userId: 'a' }), () => client.getLimitStatus({ userId: 'a' })]) {
         const start = performance.now();
@@ -139,7 +152,7 @@ describe.each([
   });
 });
 
-describe('reporting without a callback', () => {
+describe.each(TRANSPORTS)('reporting without a callback, checks by %s', (checkTransport) => {
   it('emits one process warning per outage, not one per call', async () => {
     const warnings: Error[] = [];
     const onWarning = (w: Error) => {
@@ -148,7 +161,7 @@ describe('reporting without a callback', () => {
     process.on('warning', onWarning);
     const answering = { on: true };
     const server = await hangingGrpcServer(answering);
-    const client = createClient({ address: server.address, deadlineMs: DEADLINE_MS, onUnavailable: 'allow' });
+    const client = createClient({ address: server.address, deadlineMs: DEADLINE_MS, onUnavailable: 'allow', checkTransport });
     const check = async () => (await client.checkLimit({ policy: 'ai', userId: 'w' })).unavailable;
     const tick = () => new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
     try {
@@ -188,6 +201,7 @@ describe('client options', () => {
     [{ address: '127.0.0.1:1', deadlineMs: Number.NaN }, 'deadlineMs'],
     [{ address: '127.0.0.1:1', onUnavailable: 'maybe' as never }, 'onUnavailable'],
     [{ address: '127.0.0.1:1', denyCache: { maxEntries: 0 } }, 'denyCache.maxEntries'],
+    [{ address: '127.0.0.1:1', checkTransport: 'carrier-pigeon' as never }, 'checkTransport'],
   ])('rejects %j naming %s', (opts, field) => {
     expect(() => createClient(opts)).toThrow(new RegExp(`^${field.replace('.', '\\.')}:`));
   });

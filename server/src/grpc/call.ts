@@ -19,6 +19,10 @@ class UndecodableRequest {
   constructor(readonly problem: string) {}
 }
 
+export function isUndecodable(message: unknown): message is UndecodableRequest {
+  return message instanceof UndecodableRequest;
+}
+
 /**
  * The same service with decoding that never throws: grpc-js would answer an undecodable body
  * with INTERNAL itself, before any handler runs; this way it reaches unary() and is the caller's
@@ -81,7 +85,7 @@ export function unary<Req, Res>(
     const ctx = new LazyContext(log, method, call.metadata);
     let result: Promise<Res>;
     try {
-      if (call.request instanceof UndecodableRequest) throw FloodgateError.invalid('request', `is not a valid ${method} request: ${call.request.problem}`);
+      if (isUndecodable(call.request)) throw FloodgateError.invalid('request', `is not a valid ${method} request: ${call.request.problem}`);
       result = handler(call.request, ctx);
     } catch (err) {
       result = Promise.reject(err);

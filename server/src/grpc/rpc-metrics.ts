@@ -2,11 +2,13 @@ import { ResponderBuilder, ServerInterceptingCall, type ServerInterceptor } from
 import type { RpcObserver } from '../metrics/observers.js';
 
 /**
- * Times every call from arrival to its status, for every service on the server (including
- * UNIMPLEMENTED and health checks), labelled by method and status code name.
+ * Times every unary call from arrival to its status, for every service on the server (including
+ * UNIMPLEMENTED and health checks), labelled by method and status code name. A stream's handler
+ * times what the stream carries instead (CheckLimitStream: each check).
  */
 export function rpcMetricsInterceptor(observer: RpcObserver): ServerInterceptor {
   return (method, call) => {
+    if (method.requestStream) return new ServerInterceptingCall(call);
     // A double, not hrtime's BigInts; the observer turns path and code into labels once per pair.
     const started = performance.now();
     const responder = new ResponderBuilder()

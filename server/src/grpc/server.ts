@@ -12,6 +12,7 @@ import type { RpcObserver } from '../metrics/observers.js';
 import type { Tracker } from '../tracking/tracker.js';
 import { adminService } from './admin-service.js';
 import { withDecodeErrorsAsInvalid } from './call.js';
+import { CheckStreams } from './check-stream.js';
 import { rateLimitService } from './ratelimit-service.js';
 import { rpcMetricsInterceptor } from './rpc-metrics.js';
 import { useStreamTables, type StreamTableUse } from './stream-table.js';
@@ -44,6 +45,8 @@ export interface GrpcServer {
   port: number;
   /** All zero when stream tables are off. */
   streamTables: StreamTableUse;
+  /** The open CheckLimitStream streams, to be closed at shutdown. */
+  checkStreams: CheckStreams;
 }
 
 export async function startGrpcServer(opts: {
@@ -56,6 +59,8 @@ export async function startGrpcServer(opts: {
   log: Logger;
   /** Receives the latency and status code of every call. */
   rpcObserver?: RpcObserver;
+  /** Bound of each CheckLimitStream (default MAX_PENDING_PER_STREAM; see check-stream.ts). */
+  maxPendingPerStream?: number;
   /** Give HTTP/2 sessions Floodgate's stream tables (default true; see stream-table.ts). */
   streamTables?: boolean;
 }): Promise<GrpcServer> {
@@ -66,7 +71,8 @@ export async function startGrpcServer(opts: {
     'grpc.enable_channelz': 0,
     interceptors: opts.rpcObserver ? [rpcMetricsInterceptor(opts.rpcObserver)] : [],
   });
-  server.addService(RateLimitServiceService, rateLimitService(opts.limiter, opts.log));
+  const checkStreams = new CheckStreams({ limiter: opts.limiter, log: opts.log, observer: opts.rpcObserver, maxPending: opts.maxPendingPerStream });
+  server.addService(RateLimitServiceService, rateLimitService(opts.limiter, checkStreams, opts.log));
   server.addService(TrackingServiceService, trackingService(opts.tracker, opts.log));
   server.addService(AdminServiceService, adminService(opts.admin, opts.adminAuth, opts.log));
 
@@ -80,7 +86,7 @@ export async function startGrpcServer(opts: {
     server.bindAsync(`${opts.host}:${opts.port}`, ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
   );
   const streamTables = opts.streamTables === false ? { servers: 0, sessions: 0, replaced: 0 } : useStreamTables(server, opts.log);
-  return { server, health, port, streamTables };
+  return { server, health, port, streamTables, checkStreams };
 }
 
 /** Marks every service NOT_SERVING (or SERVING). */

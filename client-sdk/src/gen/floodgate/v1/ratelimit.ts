@@ -10,8 +10,10 @@ import {
   type CallOptions,
   type ChannelCredentials,
   Client,
+  type ClientDuplexStream,
   type ClientOptions,
   type ClientUnaryCall,
+  type handleBidiStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -183,6 +185,22 @@ export interface CheckLimitResult {
 export interface CheckLimitsResponse {
   /** One result per check, in request order. */
   results: CheckLimitResult[];
+}
+
+export interface CheckLimitStreamRequest {
+  /** Chosen by the caller and echoed in the answer; unique among the stream's checks in flight. */
+  id: number;
+  check:
+    | CheckLimitRequest
+    | undefined;
+  /** Logged with this check's lines instead of a fresh id (as x-request-id is for CheckLimit). */
+  requestId: string;
+}
+
+export interface CheckLimitStreamResponse {
+  id: number;
+  response?: CheckLimitResponse | undefined;
+  error?: ItemError | undefined;
 }
 
 export interface GetLimitStatusRequest {
@@ -1061,6 +1079,218 @@ export const CheckLimitsResponse: MessageFns<CheckLimitsResponse> = {
   },
 };
 
+function createBaseCheckLimitStreamRequest(): CheckLimitStreamRequest {
+  return { id: 0, check: undefined, requestId: "" };
+}
+
+export const CheckLimitStreamRequest: MessageFns<CheckLimitStreamRequest> = {
+  encode(message: CheckLimitStreamRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0) {
+      writer.uint32(8).uint32(message.id);
+    }
+    if (message.check !== undefined) {
+      CheckLimitRequest.encode(message.check, writer.uint32(18).fork()).join();
+    }
+    if (message.requestId !== "") {
+      writer.uint32(26).string(message.requestId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckLimitStreamRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckLimitStreamRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.check = CheckLimitRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CheckLimitStreamRequest {
+    return {
+      id: isSet(object.id) ? globalThis.Number(object.id) : 0,
+      check: isSet(object.check) ? CheckLimitRequest.fromJSON(object.check) : undefined,
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+    };
+  },
+
+  toJSON(message: CheckLimitStreamRequest): unknown {
+    const obj: any = {};
+    if (message.id !== 0) {
+      obj.id = Math.round(message.id);
+    }
+    if (message.check !== undefined) {
+      obj.check = CheckLimitRequest.toJSON(message.check);
+    }
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CheckLimitStreamRequest>, I>>(base?: I): CheckLimitStreamRequest {
+    return CheckLimitStreamRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CheckLimitStreamRequest>, I>>(object: I): CheckLimitStreamRequest {
+    const message = createBaseCheckLimitStreamRequest();
+    message.id = object.id ?? 0;
+    message.check = (object.check !== undefined && object.check !== null)
+      ? CheckLimitRequest.fromPartial(object.check)
+      : undefined;
+    message.requestId = object.requestId ?? "";
+    return message;
+  },
+};
+
+function createBaseCheckLimitStreamResponse(): CheckLimitStreamResponse {
+  return { id: 0, response: undefined, error: undefined };
+}
+
+export const CheckLimitStreamResponse: MessageFns<CheckLimitStreamResponse> = {
+  encode(message: CheckLimitStreamResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0) {
+      writer.uint32(8).uint32(message.id);
+    }
+    if (message.response !== undefined) {
+      CheckLimitResponse.encode(message.response, writer.uint32(18).fork()).join();
+    }
+    if (message.error !== undefined) {
+      ItemError.encode(message.error, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckLimitStreamResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckLimitStreamResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.response = CheckLimitResponse.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.error = ItemError.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CheckLimitStreamResponse {
+    return {
+      id: isSet(object.id) ? globalThis.Number(object.id) : 0,
+      response: isSet(object.response) ? CheckLimitResponse.fromJSON(object.response) : undefined,
+      error: isSet(object.error) ? ItemError.fromJSON(object.error) : undefined,
+    };
+  },
+
+  toJSON(message: CheckLimitStreamResponse): unknown {
+    const obj: any = {};
+    if (message.id !== 0) {
+      obj.id = Math.round(message.id);
+    }
+    if (message.response !== undefined) {
+      obj.response = CheckLimitResponse.toJSON(message.response);
+    }
+    if (message.error !== undefined) {
+      obj.error = ItemError.toJSON(message.error);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CheckLimitStreamResponse>, I>>(base?: I): CheckLimitStreamResponse {
+    return CheckLimitStreamResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CheckLimitStreamResponse>, I>>(object: I): CheckLimitStreamResponse {
+    const message = createBaseCheckLimitStreamResponse();
+    message.id = object.id ?? 0;
+    message.response = (object.response !== undefined && object.response !== null)
+      ? CheckLimitResponse.fromPartial(object.response)
+      : undefined;
+    message.error = (object.error !== undefined && object.error !== null)
+      ? ItemError.fromPartial(object.error)
+      : undefined;
+    return message;
+  },
+};
+
 function createBaseGetLimitStatusRequest(): GetLimitStatusRequest {
   return { userId: "", ip: "" };
 }
@@ -1632,6 +1862,24 @@ export const RateLimitServiceService = {
       Buffer.from(GetLimitStatusResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetLimitStatusResponse => GetLimitStatusResponse.decode(value),
   },
+  /**
+   * CheckLimit for callers that check often: one long-lived stream carries any number of checks,
+   * each answered under its id, in any order, with the decision CheckLimit would give. A check
+   * costs one message each way instead of an HTTP/2 stream with headers and trailers. A check's
+   * own error (e.g. INVALID_ARGUMENT) is its answer; the stream goes on. The stream ends with
+   * UNAVAILABLE when the server shuts down: reopen it (the SDK does).
+   */
+  checkLimitStream: {
+    path: "/floodgate.v1.RateLimitService/CheckLimitStream" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: CheckLimitStreamRequest): Buffer =>
+      Buffer.from(CheckLimitStreamRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CheckLimitStreamRequest => CheckLimitStreamRequest.decode(value),
+    responseSerialize: (value: CheckLimitStreamResponse): Buffer =>
+      Buffer.from(CheckLimitStreamResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CheckLimitStreamResponse => CheckLimitStreamResponse.decode(value),
+  },
 } as const;
 
 export interface RateLimitServiceServer extends UntypedServiceImplementation {
@@ -1641,6 +1889,14 @@ export interface RateLimitServiceServer extends UntypedServiceImplementation {
   checkLimits: handleUnaryCall<CheckLimitsRequest, CheckLimitsResponse>;
   /** Every policy's current usage for a user and/or an IP, without consuming. */
   getLimitStatus: handleUnaryCall<GetLimitStatusRequest, GetLimitStatusResponse>;
+  /**
+   * CheckLimit for callers that check often: one long-lived stream carries any number of checks,
+   * each answered under its id, in any order, with the decision CheckLimit would give. A check
+   * costs one message each way instead of an HTTP/2 stream with headers and trailers. A check's
+   * own error (e.g. INVALID_ARGUMENT) is its answer; the stream goes on. The stream ends with
+   * UNAVAILABLE when the server shuts down: reopen it (the SDK does).
+   */
+  checkLimitStream: handleBidiStreamingCall<CheckLimitStreamRequest, CheckLimitStreamResponse>;
 }
 
 export interface RateLimitServiceClient extends Client {
@@ -1692,6 +1948,21 @@ export interface RateLimitServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetLimitStatusResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * CheckLimit for callers that check often: one long-lived stream carries any number of checks,
+   * each answered under its id, in any order, with the decision CheckLimit would give. A check
+   * costs one message each way instead of an HTTP/2 stream with headers and trailers. A check's
+   * own error (e.g. INVALID_ARGUMENT) is its answer; the stream goes on. The stream ends with
+   * UNAVAILABLE when the server shuts down: reopen it (the SDK does).
+   */
+  checkLimitStream(): ClientDuplexStream<CheckLimitStreamRequest, CheckLimitStreamResponse>;
+  checkLimitStream(
+    options: Partial<CallOptions>,
+  ): ClientDuplexStream<CheckLimitStreamRequest, CheckLimitStreamResponse>;
+  checkLimitStream(
+    metadata: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientDuplexStream<CheckLimitStreamRequest, CheckLimitStreamResponse>;
 }
 
 export const RateLimitServiceClient = makeGenericClientConstructor(

@@ -1,0 +1,114 @@
+import { Metadata, status, type Client, type ClientDuplexStream, type StatusObject } from '@grpc/grpc-js';
+import { FloodgateError } from './errors.js';
+import { CheckLimitRequest, CheckLimitStreamRequest, RateLimitServiceService, type CheckLimitResponse, type CheckLimitStreamResponse } from './gen/floodgate/v1/ratelimit.js';
+
+const METHOD = RateLimitServiceService.checkLimitStream;
+
+/** CheckLimitRequest's fields are all scalars: a partial one is a DeepPartial one. */
+type CheckInput = Partial<CheckLimitRequest>;
+
+interface Pending {
+  resolve(res: CheckLimitResponse): void;
+  reject(err: FloodgateError): void;
+  timer: NodeJS.Timeout;
+  sentAt: number;
+}
+
+/** One open CheckLimitStream and the checks it carries. */
+interface OpenStream {
+  call: ClientDuplexStream<Buffer, CheckLimitStreamResponse>;
+  pending: Map<number, Pending>;
+  /** When the last answer arrived (performance.now()); 0 before the first. */
+  answeredAt: number;
+}
+
+/**
+ * checkLimit over CheckLimitStream: every check of the client shares one long-lived stream,
+ * opened on first use and again after one ends, so a check costs one message each way rather
+ * than an HTTP/2 stream with headers and trailers per call. Every check settles within its
+ * deadline; checks in flight when their stream ends fail with the stream's status (UNAVAILABLE
+ * for a lost connection or a server shutting down). A stream that has answered nothing for a
+ * whole deadline is taken for stuck and replaced. A server that does not know the method
+ * (UNIMPLEMENTED) turns `supported` false, and the client goes back to CheckLimit calls.
+ */
+export class CheckStream {
+  private open: OpenStream | undefined;
+  private nextId = 0;
+  supported = true;
+
+  constructor(
+    private readonly channel: Client,
+    private readonly address: string,
+  ) {}
+
+  check(req: CheckInput, requestId: string | undefined, deadlineMs: number): Promise<CheckLimitResponse> {
+    const stream = (this.open ??= this.start());
+    const id = this.freeId(stream);
+    let bytes: Buffer;
+    try {
+      // Encoded here, as CheckLimit's request is: a value that cannot be encoded is the caller's fault.
+      bytes = Buffer.from(CheckLimitStreamRequest.encode({ id, check: CheckLimitRequest.fromPartial(req as never), requestId: requestId ?? '' }).finish());
+    } catch (err) {
+      return Promise.reject(FloodgateError.invalid('request', `cannot be encoded: ${err instanceof Error ? err.message : String(err)}`));
+    }
+    return new Promise<CheckLimitResponse>((resolve, reject) => {
+      const sentAt = performance.now();
+      const timer = setTimeout(() => {
+        stream.pending.delete(id);
+        reject(new FloodgateError(status.DEADLINE_EXCEEDED, `no answer from Floodgate at ${this.address} within ${deadlineMs} ms`));
+        if (stream.answeredAt < sentAt) this.end(stream, FloodgateError.unavailable(`the check stream to ${this.address} answered nothing for ${deadlineMs} ms: replaced`));
+      }, deadlineMs);
+      stream.pending.set(id, { resolve, reject, timer, sentAt });
+      stream.call.write(bytes);
+    });
+  }
+
+  /** Half-closes the stream: the checks in flight are still answered. */
+  close(): void {
+    this.open?.call.end();
+    this.open = undefined;
+  }
+
+  private start(): OpenStream {
+    const call = this.channel.makeBidiStreamRequest(METHOD.path, (b: Buffer) => b, METHOD.responseDeserialize, new Metadata());
+    const stream: OpenStream = { call, pending: new Map(), answeredAt: 0 };
+    call.on('data', (answer: CheckLimitStreamResponse) => {
+      stream.answeredAt = performance.now();
+      const p = stream.pending.get(answer.id);
+      if (!p) return; // its deadline passed
+      stream.pending.delete(answer.id);
+      clearTimeout(p.timer);
+      if (answer.response) p.resolve(answer.response);
+      else p.reject(new FloodgateError(codeOf(answer.error?.code), answer.error?.message ?? 'no answer'));
+    });
+    // Every ending, with or without an error, comes as a status; 'error' only repeats a bad one.
+    call.on('error', () => {});
+    call.on('status', (s: StatusObject) => {
+      if (s.code === status.UNIMPLEMENTED) this.supported = false;
+      this.end(stream, s.code === status.OK ? FloodgateError.unavailable(`the check stream to ${this.address} ended`) : FloodgateError.from(s));
+    });
+    return stream;
+  }
+
+  /** Fails the stream's checks in flight and forgets the stream; the next check opens another. */
+  private end(stream: OpenStream, error: FloodgateError): void {
+    if (this.open === stream) this.open = undefined;
+    for (const p of stream.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(error);
+    }
+    stream.pending.clear();
+    stream.call.cancel();
+  }
+
+  private freeId(stream: OpenStream): number {
+    do this.nextId = (this.nextId + 1) >>> 0;
+    while (stream.pending.has(this.nextId));
+    return this.nextId;
+  }
+}
+
+function codeOf(name: string | undefined): status {
+  const code = (status as unknown as Record<string, status | undefined>)[name ?? ''];
+  return typeof code === 'number' ? code : status.INTERNAL;
+}

@@ -1,0 +1,184 @@
+import { FloodgateError, type CheckLimitRequest, type CheckLimitStreamRequest, type CheckLimitStreamResponse } from '@floodgate/client';
+import { status, type ServerDuplexStream } from '@grpc/grpc-js';
+import type { RateLimiter } from '../limiter/rate-limiter.js';
+import type { Logger } from '../log.js';
+import type { RpcObserver } from '../metrics/observers.js';
+import { isUndecodable, requestIdFrom } from './call.js';
+
+export const CHECK_STREAM_PATH = '/floodgate.v1.RateLimitService/CheckLimitStream';
+
+/**
+ * Checks being decided plus answers grpc-js has not yet handed to HTTP/2, on one stream, at which
+ * the stream stops reading (HTTP/2 flow control then holds the client back); it reads again below
+ * half. Bounds the memory and the store load one stream can cause.
+ */
+export const MAX_PENDING_PER_STREAM = 10_000;
+
+type Call = ServerDuplexStream<CheckLimitStreamRequest, CheckLimitStreamResponse>;
+
+export interface CheckStreamDeps {
+  limiter: RateLimiter;
+  log: Logger;
+  /** Times each check; nothing when unset. */
+  observer?: RpcObserver | undefined;
+  /** MAX_PENDING_PER_STREAM unless set. */
+  maxPending?: number;
+}
+
+/**
+ * The server side of CheckLimitStream: every check is decided as CheckLimit decides it and
+ * answered under its id as soon as it is decided. A check's failure is its answer; only an
+ * undecodable message (whose id is unknown) or shutdown ends the stream. Each check is timed for
+ * the RPC metrics under the stream's method, as a CheckLimit call would be.
+ */
+export class CheckStreams {
+  private readonly open = new Set<OpenStream>();
+  private closing = false;
+  /** The most checks one stream has held at once (see MAX_PENDING_PER_STREAM). */
+  peakPending = 0;
+
+  constructor(readonly deps: CheckStreamDeps) {}
+
+  readonly handle = (call: Call): void => {
+    if (this.closing) return fail(call, FloodgateError.unavailable('Floodgate is shutting down'));
+    const stream = new OpenStream(call, this, () => this.open.delete(stream));
+    this.open.add(stream);
+  };
+
+  /** Streams open now. */
+  get size(): number {
+    return this.open.size;
+  }
+
+  /** Checks being decided now, over all streams. */
+  get inFlight(): number {
+    let n = 0;
+    for (const stream of this.open) n += stream.inFlight;
+    return n;
+  }
+
+  /**
+   * For shutdown: no more streams; each open one answers the checks it holds, then ends with
+   * UNAVAILABLE so that its client reopens it (on another replica, once this one is gone).
+   * Checks that arrive meanwhile are answered UNAVAILABLE.
+   */
+  close(): void {
+    this.closing = true;
+    for (const stream of this.open) stream.close();
+  }
+}
+
+class OpenStream {
+  inFlight = 0;
+  private closing = false;
+  /** The status the stream ends with once closing and answered: OK when null. */
+  private closeError: FloodgateError | null = null;
+  private ended = false;
+
+  private readonly limiter: RateLimiter;
+  private readonly log: Logger;
+  private readonly observer: RpcObserver | undefined;
+  private readonly maxPending: number;
+
+  constructor(
+    private readonly call: Call,
+    private readonly streams: CheckStreams,
+    private readonly onEnded: () => void,
+  ) {
+    ({ limiter: this.limiter, log: this.log, observer: this.observer, maxPending: this.maxPending = MAX_PENDING_PER_STREAM } = streams.deps);
+    call.on('data', this.onCheck);
+    call.on('drain', this.throttle);
+    // The client has sent its last check: answer those in flight, then end with OK.
+    call.on('end', () => this.close(null));
+    call.on('cancelled', () => this.ended || this.finish());
+    call.on('error', () => this.ended || this.finish());
+  }
+
+  private readonly onCheck = (msg: CheckLimitStreamRequest): void => {
+    if (this.ended) return;
+    if (isUndecodable(msg)) {
+      return this.end(FloodgateError.invalid('request', `is not a valid CheckLimitStream message: ${msg.problem}; the stream is ended, as the check's id is unknown`));
+    }
+    const started = performance.now();
+    const { id } = msg;
+    if (this.closing) return this.answerError(id, FloodgateError.unavailable('Floodgate is shutting down: reopen the stream'), started, msg.requestId);
+    let decided: Promise<CheckLimitStreamResponse['response']>;
+    try {
+      decided = this.limiter.check(msg.check ?? missingCheck());
+    } catch (err) {
+      decided = Promise.reject(err);
+    }
+    this.inFlight++;
+    this.throttle();
+    decided.then(
+      (response) => {
+        this.inFlight--;
+        this.write({ id, response, error: undefined });
+        this.observer?.rpc(CHECK_STREAM_PATH, status.OK, (performance.now() - started) / 1000);
+        this.afterAnswer();
+      },
+      (err: unknown) => {
+        this.inFlight--;
+        this.answerError(id, err, started, msg.requestId);
+        this.afterAnswer();
+      },
+    );
+  };
+
+  private answerError(id: number, err: unknown, started: number, requestId: string): void {
+    const e = err instanceof FloodgateError ? err : undefined;
+    const log = this.log.child({ requestId: requestIdFrom(requestId), method: 'CheckLimitStream', checkId: id });
+    if (e) log.debug({ code: e.codeName, err: e.message }, 'check failed');
+    else log.error({ err }, 'check failed unexpectedly');
+    const error = e ?? new FloodgateError(status.INTERNAL, `internal error (request id ${requestIdFrom(requestId)})`);
+    this.write({ id, response: undefined, error: { code: error.codeName, message: error.message } });
+    this.observer?.rpc(CHECK_STREAM_PATH, error.code, (performance.now() - started) / 1000);
+  }
+
+  private write(answer: CheckLimitStreamResponse): void {
+    if (!this.ended) this.call.write(answer);
+  }
+
+  private afterAnswer(): void {
+    if (this.closing && this.inFlight === 0) this.end(this.closeError);
+    else this.throttle();
+  }
+
+  /** Memory per stream stays bounded whatever the client sends and however slowly it reads. */
+  private readonly throttle = (): void => {
+    const pending = this.inFlight + this.call.writableLength;
+    const { maxPending } = this;
+    if (pending > this.streams.peakPending) this.streams.peakPending = pending;
+    if (pending >= maxPending) this.call.pause();
+    else if (pending < maxPending / 2 && this.call.isPaused()) this.call.resume();
+  };
+
+  /** Ends the stream once the checks in flight are answered, with `error`'s status (OK when null). */
+  close(error: FloodgateError | null = FloodgateError.unavailable('Floodgate is shutting down: reopen the stream')): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.closeError = error;
+    this.afterAnswer();
+  }
+
+  private end(error: FloodgateError | null): void {
+    if (this.ended) return;
+    this.finish();
+    if (error) fail(this.call, error);
+    else this.call.end();
+  }
+
+  private finish(): void {
+    this.ended = true;
+    this.onEnded();
+  }
+}
+
+function missingCheck(): CheckLimitRequest {
+  throw FloodgateError.invalid('check', 'is required');
+}
+
+/** Ends a stream with an error status (grpc-js sends the status of an emitted error). */
+function fail(call: Call, error: FloodgateError): void {
+  call.emit('error', { code: error.code, details: error.message });
+}

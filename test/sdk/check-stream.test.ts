@@ -1,0 +1,130 @@
+import {
+  CheckLimitStreamResponse,
+  createClient,
+  FloodgateError,
+  RateLimitServiceService,
+  Reason,
+  type CheckLimitStreamRequest,
+} from '@floodgate/client';
+import { Server, ServerCredentials, status, type ServerDuplexStream, type ServiceDefinition } from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { eventually } from '../support/eventually.js';
+import { RedisServer } from '../support/redis-server.js';
+import { ServerProcess } from '../support/server-process.js';
+import { grpcStack } from '../support/stack.js';
+
+const ALLOW = { allowed: true, reason: Reason.REASON_OK, statuses: [], policy: 'ai' };
+
+/** A real gRPC server with the given RateLimitService handlers; counts what reaches it. */
+async function fakeServer(handlers: Record<string, unknown>): Promise<{ address: string; close(): void }> {
+  const server = new Server();
+  server.addService(RateLimitServiceService as unknown as ServiceDefinition, handlers as never);
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+  return { address: `127.0.0.1:${port}`, close: () => server.forceShutdown() };
+}
+
+describe('checkLimit over CheckLimitStream', () => {
+  const redisUrl = inject('redisUrl');
+  let stack: Awaited<ReturnType<typeof grpcStack>>;
+  beforeAll(async () => {
+    stack = await grpcStack('redis', redisUrl);
+  });
+  afterAll(() => stack.close());
+
+  it('is exact under concurrent checks, and gives a check its own error naming the field', async () => {
+    const client = createClient({ address: stack.address });
+    try {
+      const decisions = await Promise.all(Array.from({ length: 60 }, () => client.checkLimit({ policy: 'image', userId: 'sdk-stream-exact' })));
+      expect(decisions.filter((d) => d.allowed)).toHaveLength(15);
+      expect(decisions.every((d) => !d.unavailable)).toBe(true);
+      await expect(client.checkLimit({ policy: 'nope', userId: 'u' })).rejects.toMatchObject({ code: status.NOT_FOUND, message: 'policy: no policy named "nope"' });
+      await expect(client.checkLimit({ policy: 'image', userId: 'u', cost: 16 })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, message: expect.stringMatching(/^cost: /) });
+      await expect(client.checkLimit({ policy: 'image', userId: 'u' }, { requestId: 'not a valid id' })).rejects.toMatchObject({ message: expect.stringMatching(/^requestId: /) });
+      await expect(client.checkLimit({ policy: 'image', userId: 'u', cost: -1 })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, message: expect.stringMatching(/^request: /) });
+      // One stream carried all of them.
+      expect(stack.grpc.checkStreams.size).toBe(1);
+    } finally {
+      client.close();
+    }
+  });
+});
+
+describe('the check stream when things go wrong', () => {
+  it('replaces a stream that answered nothing for a whole deadline', async () => {
+    let streams = 0;
+    // The first stream is stuck for good; later ones answer.
+    const server = await fakeServer({
+      checkLimitStream: (call: ServerDuplexStream<CheckLimitStreamRequest, CheckLimitStreamResponse>) => {
+        const stuck = ++streams === 1;
+        call.on('data', (c: CheckLimitStreamRequest) => stuck || call.write(CheckLimitStreamResponse.fromPartial({ id: c.id, response: ALLOW })));
+        call.on('end', () => call.end());
+      },
+    });
+    const client = createClient({ address: server.address, deadlineMs: 300, onUnavailable: 'deny', onUnavailableEvent: () => {} });
+    try {
+      const first = await client.checkLimit({ policy: 'ai', userId: 'a' });
+      expect(first).toMatchObject({ allowed: false, unavailable: true });
+      expect(first.error?.code).toBe(status.DEADLINE_EXCEEDED);
+      const second = await client.checkLimit({ policy: 'ai', userId: 'a' });
+      expect(second).toMatchObject({ allowed: true, unavailable: false });
+      expect(streams).toBe(2);
+    } finally {
+      client.close();
+      server.close();
+    }
+  });
+
+  it('falls back to CheckLimit calls against a server without CheckLimitStream', async () => {
+    let calls = 0;
+    const server = await fakeServer({
+      checkLimit: (_call: unknown, cb: (err: null, res: object) => void) => {
+        calls++;
+        cb(null, ALLOW);
+      },
+    });
+    const client = createClient({ address: server.address, deadlineMs: 2_000 });
+    try {
+      for (let i = 0; i < 3; i++) expect(await client.checkLimit({ policy: 'ai', userId: 'old-server' })).toMatchObject({ allowed: true, unavailable: false });
+      expect(calls).toBe(3);
+    } finally {
+      client.close();
+      server.close();
+    }
+  });
+
+  it('answers by onUnavailable while the server is gone and decides again over a new stream once it is back', async () => {
+    const redis = await RedisServer.start();
+    let server = await ServerProcess.start({ REDIS_URL: redis.url });
+    const port = String(server.grpcPort);
+    const client = createClient({ address: server.address, deadlineMs: 1_000, onUnavailable: 'allow', onUnavailableEvent: () => {} });
+    try {
+      expect(await client.checkLimit({ policy: 'ai', userId: 'restart' })).toMatchObject({ unavailable: false });
+      await server.stop('SIGKILL');
+      const meanwhile = await client.checkLimit({ policy: 'ai', userId: 'restart' });
+      expect(meanwhile).toMatchObject({ allowed: true, unavailable: true });
+      expect(meanwhile.error).toBeInstanceOf(FloodgateError);
+      server = await ServerProcess.start({ REDIS_URL: redis.url, GRPC_PORT: port });
+      await eventually('decided again', async () => !(await client.checkLimit({ policy: 'ai', userId: 'restart' })).unavailable, 10_000);
+      // The first check and the last one were counted by the same Redis.
+      const last = await client.checkLimit({ policy: 'ai', userId: 'restart' });
+      expect(last.unavailable).toBe(false);
+      expect(last.remaining).toBeLessThan(19);
+    } finally {
+      client.close();
+      await server.stop('SIGKILL');
+      await redis.stop();
+    }
+  }, 30_000);
+
+  it("logs a failed check under the caller's request id", async () => {
+    const server = await ServerProcess.start({ LOG_LEVEL: 'debug' });
+    const client = createClient({ address: server.address, deadlineMs: 2_000 });
+    try {
+      await expect(client.checkLimit({ policy: 'nope', userId: 'u' }, { requestId: 'stream-req-42' })).rejects.toMatchObject({ code: status.NOT_FOUND });
+      await eventually('the log line', () => server.logs.some((l) => l.includes('"requestId":"stream-req-42"') && l.includes('check failed')));
+    } finally {
+      client.close();
+      await server.stop();
+    }
+  });
+});
