@@ -23,6 +23,7 @@ import { processCpuMs } from './process-cpu.js';
 import { commandCalls, redisCpuMs, redisWorkBetween } from './redis-info.js';
 import { formatReport, type Measured, type Row, type Target } from './report.js';
 import { rateLimiterFlexible } from './rlflex.js';
+import { sdkLoad, type SdkRun } from './sdk-load.js';
 import { serverCounters, type ServerCounters } from './server-metrics.js';
 import { StaticHttp2Server } from './static-http2-server.js';
 import type { LoadResult } from './stats.js';
@@ -43,6 +44,8 @@ const SPREAD_PROCESSES = 10;
 /** The server's default REDIS_COMMAND_TIMEOUT_MS. */
 const REDIS_COMMAND_TIMEOUT_MS = 500;
 const BATCH = 50;
+/** Checks the SDK client keeps in flight on its stream for max throughput (as 4 h2load clients × 64 streams). */
+const STREAM_WINDOW = 256;
 const DEFAULT_POLICY_NAMES = ['general', 'ai', 'pronunciation', 'tts', 'image'];
 const GRPC_OK = 0;
 const GRPC_UNIMPLEMENTED = 12;
@@ -116,6 +119,15 @@ const SCENARIOS = {
     body: checkLimitsBody(BATCH, 'general', 'bench-flood-'),
     keysPerCall: BATCH,
     decisionsPerCall: BATCH,
+  },
+  checkLimitStream: {
+    name: `CheckLimit over CheckLimitStream (the SDK's default), Redis decides every check; one SDK client, ${STREAM_WINDOW} checks in flight`,
+    on: 'redis',
+    // What expectOk sends: the same check as one CheckLimit call.
+    path: '/floodgate.v1.RateLimitService/CheckLimit',
+    body: checkLimitBody({ policy: 'general', userId: 'bench-stream' }),
+    keysPerCall: 1,
+    decisionsPerCall: 1,
   },
   recordActivity: {
     name: 'RecordActivity',
@@ -299,6 +311,29 @@ async function measureWith(servers: Servers, floor: StaticHttp2Server, redis: Re
     return [best!, bestCeiling!, bestFloor!] as const;
   };
 
+  /** Checks through the SDK over CheckLimitStream, from a child process; its CPU per check is in the row's name. */
+  const sdkStream = async (load: SdkRun['load']): Promise<Measured & { clientCpuUs: number }> => {
+    const s = SCENARIOS.checkLimitStream;
+    const calls = 'rate' in load ? load.rate * load.durationS : load.total;
+    let clientCpuUs = NaN;
+    const result = await costed(s, calls, async () => {
+      const r = await sdkLoad({ address: servers[s.on].address, transport: 'stream', load, userId: 'bench-stream' });
+      clientCpuUs = r.cpuUsPerCall;
+      log(`  ${s.name}: ${r.callsPerS.toFixed(0)} checks/s, p99 ${r.p99Ms.toFixed(2)} ms, client CPU ${r.cpuUsPerCall.toFixed(0)} µs/check`);
+      return r;
+    });
+    return { ...result, clientCpuUs };
+  };
+  /** The best of MODE.rounds runs of `run` by `better`, as for the h2load scenarios. */
+  const best = async <T>(run: () => Promise<T>, better: (a: T, b: T) => boolean): Promise<T> => {
+    let kept = await run();
+    for (let round = 1; round < MODE.rounds; round++) {
+      const r = await run();
+      if (better(r, kept)) kept = r;
+    }
+    return kept;
+  };
+
   log('measuring max throughput: the no-op ceiling, CheckLimit, CheckLimits side by side');
   const [ceiling, checkLimit, checkLimitUserIp, checkLimits, ceilingDefault, checkLimitFlood, checkLimitsFlood] = await maxThroughput([
     SCENARIOS.ceiling,
@@ -309,6 +344,11 @@ async function measureWith(servers: Servers, floor: StaticHttp2Server, redis: Re
     SCENARIOS.checkLimitFlood,
     SCENARIOS.checkLimitsFlood,
   ]);
+  log(`measuring max throughput of CheckLimit over CheckLimitStream (one SDK client, ${STREAM_WINDOW} in flight)`);
+  await untilRedisDecides(servers.redis.address);
+  const streamWarm = await sdkStream({ total: MODE.warmupRequests, window: STREAM_WINDOW });
+  const streamTotal = Math.round(streamWarm.callsPerS * MODE.durationS);
+  const streamMax = await best(() => sdkStream({ total: streamTotal, window: STREAM_WINDOW }), (a, b) => a.callsPerS > b.callsPerS);
   await untilRedisDecides(servers.redis.address);
   // Low rate first: an overloaded run leaves the server a grown heap to collect for a while.
   log(`measuring latency at ${LOW_RATE} calls/s (Node client, every grpc-status checked)`);
@@ -320,6 +360,9 @@ async function measureWith(servers: Servers, floor: StaticHttp2Server, redis: Re
   const halfFloodRate = Math.round(checkLimitFlood.callsPerS / 2);
   log(`measuring latency at ${halfFloodRate} calls/s, half of the flood's max throughput`);
   const [halfFlood, halfFloodCeiling, halfFloodFloor] = await spreadPair(SCENARIOS.checkLimitFlood, halfFloodRate, SCENARIOS.ceilingDefault);
+  const halfStreamRate = Math.round(streamMax.callsPerS / 2);
+  log(`measuring latency at ${halfStreamRate} checks/s, half of CheckLimitStream's max throughput (one SDK client)`);
+  const halfStream = await best(() => sdkStream({ rate: halfStreamRate, durationS: MODE.durationS }), (a, b) => a.p99Ms < b.p99Ms);
   const [recordActivity] = trackingReady ? await maxThroughput([SCENARIOS.recordActivity]) : [];
   log('measuring rate-limiter-flexible in-process');
   const rlflex = await rateLimiterFlexible({ redisUrl, concurrency: CLIENTS * (checkLimit.streams ?? 32), durationS: MODE.durationS, warmupS: 1 });
@@ -341,6 +384,12 @@ async function measureWith(servers: Servers, floor: StaticHttp2Server, redis: Re
     { name: `CheckLimit (user), flood, paced at ${halfFloodRate}/s (half of max)${halfFlood.notOk}`, result: halfFlood.result, decisionsPerCall: 1 },
     { name: `Health/Check on the same server, paced at ${halfFloodRate}/s (same rate)${halfFloodCeiling.notOk}`, result: halfFloodCeiling.result, decisionsPerCall: 0 },
     { name: `${FLOOR_NAME}, paced at ${halfFloodRate}/s (same rate)`, result: halfFloodFloor, decisionsPerCall: 0 },
+    { name: `${SCENARIOS.checkLimitStream.name} (client CPU ${streamMax.clientCpuUs.toFixed(0)} µs/check)`, result: streamMax, decisionsPerCall: 1 },
+    {
+      name: `CheckLimit over CheckLimitStream, Redis, paced at ${halfStreamRate}/s (half of its max) by one SDK client (client CPU ${halfStream.clientCpuUs.toFixed(0)} µs/check)`,
+      result: halfStream,
+      decisionsPerCall: 1,
+    },
     { name: `CheckLimit (user), Redis, paced at ${LOW_RATE}/s by a Node client${low.notOk}`, result: low.result, decisionsPerCall: 1 },
     { name: `Health/Check, paced at ${LOW_RATE}/s by a Node client${lowCeiling.notOk}`, result: lowCeiling.result, decisionsPerCall: 0 },
     { name: SCENARIOS.recordActivity.name, result: recordActivity, decisionsPerCall: 0, pending: 'pending: TrackingService answers UNIMPLEMENTED in this build' },
@@ -359,6 +408,8 @@ async function measureWith(servers: Servers, floor: StaticHttp2Server, redis: Re
     },
     { name: 'CheckLimit p99 at half max throughput ≤ 2 ms, Redis decides every call', value: half.result.p99Ms, goal: 2, unit: ' ms', atMost: true },
     { name: 'CheckLimit p99 at half max throughput ≤ 2 ms, flood with the deny cache', value: halfFlood.result.p99Ms, goal: 2, unit: ' ms', atMost: true },
+    { name: "CheckLimit throughput ≥ 0.7 × ceiling, over CheckLimitStream (the SDK's default), Redis decides every check", value: streamMax.callsPerS / ceiling.callsPerS, goal: 0.7, unit: '×' },
+    { name: "CheckLimit p99 at half max throughput ≤ 2 ms, over CheckLimitStream (the SDK's default), Redis decides every check", value: halfStream.p99Ms, goal: 2, unit: ' ms', atMost: true },
     ...(
       [
         [SCENARIOS.checkLimit, checkLimit],

@@ -2,6 +2,9 @@ import { Metadata, status, type Client, type ClientDuplexStream, type StatusObje
 import { FloodgateError } from './errors.js';
 import { CheckLimitRequest, CheckLimitStreamRequest, RateLimitServiceService, type CheckLimitResponse, type CheckLimitStreamResponse } from './gen/floodgate/v1/ratelimit.js';
 
+/** The server's limit of checks per message. */
+const MAX_CHECKS_PER_MESSAGE = 1_000;
+
 const METHOD = RateLimitServiceService.checkLimitStream;
 
 /** CheckLimitRequest's fields are all scalars: a partial one is a DeepPartial one. */
@@ -18,14 +21,17 @@ interface Pending {
 interface OpenStream {
   call: ClientDuplexStream<Buffer, CheckLimitStreamResponse>;
   pending: Map<number, Pending>;
+  /** Checks not yet sent, each encoded as a message of its own (see flush). */
+  unsent: Buffer[];
   /** When the last answer arrived (performance.now()); 0 before the first. */
   answeredAt: number;
 }
 
 /**
  * checkLimit over CheckLimitStream: every check of the client shares one long-lived stream,
- * opened on first use and again after one ends, so a check costs one message each way rather
- * than an HTTP/2 stream with headers and trailers per call. Every check settles within its
+ * opened on first use and again after one ends, and checks made in the same turn of the event
+ * loop share a message, so a check costs a part of a message each way rather than an HTTP/2
+ * stream with headers and trailers per call. Every check settles within its
  * deadline; checks in flight when their stream ends fail with the stream's status (UNAVAILABLE
  * for a lost connection or a server shutting down). A stream that has answered nothing for a
  * whole deadline is taken for stuck and replaced. A server that does not know the method
@@ -47,7 +53,8 @@ export class CheckStream {
     let bytes: Buffer;
     try {
       // Encoded here, as CheckLimit's request is: a value that cannot be encoded is the caller's fault.
-      bytes = Buffer.from(CheckLimitStreamRequest.encode({ id, check: CheckLimitRequest.fromPartial(req as never), requestId: requestId ?? '' }).finish());
+      const check = CheckLimitRequest.fromPartial(req as never);
+      bytes = Buffer.from(CheckLimitStreamRequest.encode({ checks: [{ id, check, requestId: requestId ?? '' }] }).finish());
     } catch (err) {
       return Promise.reject(FloodgateError.invalid('request', `cannot be encoded: ${err instanceof Error ? err.message : String(err)}`));
     }
@@ -59,27 +66,43 @@ export class CheckStream {
         if (stream.answeredAt < sentAt) this.end(stream, FloodgateError.unavailable(`the check stream to ${this.address} answered nothing for ${deadlineMs} ms: replaced`));
       }, deadlineMs);
       stream.pending.set(id, { resolve, reject, timer, sentAt });
-      stream.call.write(bytes);
+      if (stream.unsent.push(bytes) === 1) setImmediate(() => this.flush(stream));
     });
   }
 
-  /** Half-closes the stream: the checks in flight are still answered. */
+  /**
+   * Sends the checks made since the last flush. A repeated field's records simply follow one
+   * another on the wire, so messages of one check each, joined, are the message of them all.
+   */
+  private flush(stream: OpenStream): void {
+    const { unsent } = stream;
+    stream.unsent = [];
+    for (let at = 0; at < unsent.length; at += MAX_CHECKS_PER_MESSAGE) {
+      stream.call.write(unsent.length === 1 ? unsent[0]! : Buffer.concat(unsent.slice(at, at + MAX_CHECKS_PER_MESSAGE)));
+    }
+  }
+
+  /** Half-closes the stream: the checks made so far are still sent and answered. */
   close(): void {
-    this.open?.call.end();
+    if (!this.open) return;
+    this.flush(this.open);
+    this.open.call.end();
     this.open = undefined;
   }
 
   private start(): OpenStream {
     const call = this.channel.makeBidiStreamRequest(METHOD.path, (b: Buffer) => b, METHOD.responseDeserialize, new Metadata());
-    const stream: OpenStream = { call, pending: new Map(), answeredAt: 0 };
-    call.on('data', (answer: CheckLimitStreamResponse) => {
+    const stream: OpenStream = { call, pending: new Map(), unsent: [], answeredAt: 0 };
+    call.on('data', ({ decisions }: CheckLimitStreamResponse) => {
       stream.answeredAt = performance.now();
-      const p = stream.pending.get(answer.id);
-      if (!p) return; // its deadline passed
-      stream.pending.delete(answer.id);
-      clearTimeout(p.timer);
-      if (answer.response) p.resolve(answer.response);
-      else p.reject(new FloodgateError(codeOf(answer.error?.code), answer.error?.message ?? 'no answer'));
+      for (const answer of decisions) {
+        const p = stream.pending.get(answer.id);
+        if (!p) continue; // its deadline passed
+        stream.pending.delete(answer.id);
+        clearTimeout(p.timer);
+        if (answer.response) p.resolve(answer.response);
+        else p.reject(new FloodgateError(codeOf(answer.error?.code), answer.error?.message ?? 'no answer'));
+      }
     });
     // Every ending, with or without an error, comes as a status; 'error' only repeats a bad one.
     call.on('error', () => {});
@@ -98,6 +121,7 @@ export class CheckStream {
       p.reject(error);
     }
     stream.pending.clear();
+    stream.unsent = [];
     stream.call.cancel();
   }
 

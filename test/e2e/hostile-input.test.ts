@@ -15,6 +15,7 @@ const BROKEN = new Set([status.UNKNOWN, status.INTERNAL, status.DEADLINE_EXCEEDE
 
 interface Method {
   path: string;
+  requestStream: boolean;
   requestSerialize(v: unknown): Buffer;
   requestType: { type: { name: string } };
 }
@@ -46,13 +47,26 @@ describe('hostile input at every RPC of a real process', () => {
     await server?.stop();
   });
 
-  /** Sends one request; resolves with the gRPC status code it got (OK included). */
-  function send(path: string, payload: Buffer, authorized: boolean): Promise<{ code: number; details: string }> {
+  /**
+   * Sends one request (on a stream of its own to a streaming method, which is then half-closed);
+   * resolves with the gRPC status code it got (OK included).
+   */
+  function send(method: Method, payload: Buffer, authorized: boolean): Promise<{ code: number; details: string }> {
     const md = new Metadata();
     if (authorized) md.set('authorization', 'Bearer fuzz');
+    if (method.requestStream) {
+      return new Promise((resolve) => {
+        const call = channel.makeBidiStreamRequest(method.path, (b: Buffer) => b, (b: Buffer) => b, md, { deadline: Date.now() + 10_000 });
+        call.on('data', () => {});
+        call.on('error', () => {});
+        call.on('status', ({ code, details }) => resolve({ code, details }));
+        call.write(payload);
+        call.end();
+      });
+    }
     return new Promise((resolve) =>
       channel.makeUnaryRequest(
-        path,
+        method.path,
         (b: Buffer) => b,
         (b: Buffer) => b,
         payload,
@@ -68,7 +82,7 @@ describe('hostile input at every RPC of a real process', () => {
     let answered = 0;
     await fc.assert(
       fc.asyncProperty(requests, fc.boolean(), async (req, authorized) => {
-        const { code, details } = await send(method.path, method.requestSerialize(req), authorized);
+        const { code, details } = await send(method, method.requestSerialize(req), authorized);
         expect(BROKEN.has(code), `${status[code]}: ${details}`).toBe(false);
         if (code === status.OK) answered++;
         if (code === status.INVALID_ARGUMENT) expect(details).toMatch(/^[a-z_.[\]0-9]+[ :]/);
@@ -83,7 +97,7 @@ describe('hostile input at every RPC of a real process', () => {
   it('answers random bytes (not a valid message) at every RPC without losing control', async () => {
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...methods), fc.uint8Array({ maxLength: 512 }), async (method, bytes) => {
-        const { code, details } = await send(method.path, Buffer.from(bytes), false);
+        const { code, details } = await send(method, Buffer.from(bytes), false);
         expect(BROKEN.has(code), `${status[code]}: ${details}`).toBe(false);
       }),
       { numRuns: 150 },

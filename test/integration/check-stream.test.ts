@@ -1,4 +1,4 @@
-import { CheckLimitStreamRequest, RateLimitServiceService, Reason, type CheckLimitStreamResponse, type DeepPartial } from '@floodgate/client';
+import { CheckLimitStreamRequest, RateLimitServiceService, Reason, type CheckLimitStreamResponse, type DeepPartial, type StreamedCheck, type StreamedDecision } from '@floodgate/client';
 import { Client, credentials, Metadata, status, type ClientDuplexStream, type StatusObject } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { eventually } from '../support/eventually.js';
@@ -9,7 +9,9 @@ const METHOD = RateLimitServiceService.checkLimitStream;
 
 /** A CheckLimitStream opened by hand: what was answered, and the status it ended with. */
 class RawStream {
-  readonly answers: CheckLimitStreamResponse[] = [];
+  readonly answers: StreamedDecision[] = [];
+  /** How many messages the answers came in. */
+  messages = 0;
   readonly ended: Promise<StatusObject>;
   readonly call: ClientDuplexStream<Buffer, CheckLimitStreamResponse>;
 
@@ -18,14 +20,22 @@ class RawStream {
     this.call.on('error', () => {});
     this.ended = new Promise((resolve) => this.call.on('status', resolve));
     if (paused) this.call.pause();
-    this.call.on('data', (a: CheckLimitStreamResponse) => this.answers.push(a));
+    this.call.on('data', (m: CheckLimitStreamResponse) => {
+      this.messages++;
+      this.answers.push(...m.decisions);
+    });
   }
 
-  send(msg: DeepPartial<CheckLimitStreamRequest>): boolean {
-    return this.call.write(Buffer.from(CheckLimitStreamRequest.encode(CheckLimitStreamRequest.fromPartial(msg)).finish()));
+  /** One message holding these checks. */
+  sendAll(checks: Array<DeepPartial<StreamedCheck>>): boolean {
+    return this.call.write(Buffer.from(CheckLimitStreamRequest.encode(CheckLimitStreamRequest.fromPartial({ checks })).finish()));
   }
 
-  answer(id: number): CheckLimitStreamResponse | undefined {
+  send(check: DeepPartial<StreamedCheck>): boolean {
+    return this.sendAll([check]);
+  }
+
+  answer(id: number): StreamedDecision | undefined {
     return this.answers.find((a) => a.id === id);
   }
 }
@@ -53,6 +63,20 @@ describe('CheckLimitStream', () => {
     expect(s.answers.filter((a) => a.response?.reason === Reason.REASON_OVER_LIMIT)).toHaveLength(45);
     // The unary RPC sees the same key.
     expect((await stack.client.checkLimits({ checks: [{ policy: 'image', userId: 'stream-exact' }] })).results[0]!.response!.allowed).toBe(false);
+    s.call.end();
+    expect((await s.ended).code).toBe(status.OK);
+  });
+
+  it('takes many checks in one message and answers those decided together in one message', async () => {
+    const s = new RawStream(client);
+    s.sendAll(Array.from({ length: 200 }, (_, i) => ({ id: i + 1, check: { policy: 'general', userId: `stream-batch-${i % 20}` } })));
+    await eventually('200 answers', () => s.answers.length === 200);
+    expect(s.answers.every((a) => a.response?.allowed)).toBe(true);
+    expect(s.messages).toBeLessThan(50);
+    // Over the limit of a message: every check of it is answered with the error, naming the field.
+    s.sendAll(Array.from({ length: 1_001 }, (_, i) => ({ id: 1_000 + i, check: { policy: 'general', userId: 'stream-batch-big' } })));
+    await eventually('1,001 more answers', () => s.answers.length === 1_201);
+    expect(s.answers.slice(200).every((a) => a.error?.code === 'INVALID_ARGUMENT' && a.error.message.startsWith('checks: holds 1001 checks'))).toBe(true);
     s.call.end();
     expect((await s.ended).code).toBe(status.OK);
   });

@@ -56,7 +56,7 @@ describe('the check stream when things go wrong', () => {
     const server = await fakeServer({
       checkLimitStream: (call: ServerDuplexStream<CheckLimitStreamRequest, CheckLimitStreamResponse>) => {
         const stuck = ++streams === 1;
-        call.on('data', (c: CheckLimitStreamRequest) => stuck || call.write(CheckLimitStreamResponse.fromPartial({ id: c.id, response: ALLOW })));
+        call.on('data', (m: CheckLimitStreamRequest) => stuck || call.write(CheckLimitStreamResponse.fromPartial({ decisions: m.checks.map((c) => ({ id: c.id, response: ALLOW })) })));
         call.on('end', () => call.end());
       },
     });

@@ -27,7 +27,9 @@ function recording(def: Record<string, { requestStream: boolean; responseDeseria
       m.requestStream
         ? (call: ServerDuplexStream<CheckLimitStreamRequest, CheckLimitStreamResponse>) => {
             seen.push({ method, authorization: call.metadata.get('authorization')[0] as string | undefined });
-            call.on('data', (req: CheckLimitStreamRequest) => call.write({ id: req.id, response: CheckLimitResponse.fromPartial({}), error: undefined }));
+            call.on('data', (req: CheckLimitStreamRequest) =>
+              call.write({ decisions: req.checks.map((c) => ({ id: c.id, response: CheckLimitResponse.fromPartial({}), error: undefined })) }),
+            );
             call.on('end', () => call.end());
           }
         : (call: { metadata: { get(k: string): unknown[] } }, cb: (err: object | null, res?: unknown) => void) => {

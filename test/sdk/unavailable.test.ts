@@ -45,7 +45,7 @@ async function hangingGrpcServer(answering = { on: false }): Promise<{ address: 
     if (answering.on) cb(null, ALLOW);
   };
   const checkLimitStream = (call: ServerDuplexStream<CheckLimitStreamRequest, CheckLimitStreamResponse>) => {
-    call.on('data', (check: CheckLimitStreamRequest) => answering.on && call.write(CheckLimitStreamResponse.fromPartial({ id: check.id, response: ALLOW })));
+    call.on('data', (m: CheckLimitStreamRequest) => answering.on && call.write(CheckLimitStreamResponse.fromPartial({ decisions: m.checks.map((c) => ({ id: c.id, response: ALLOW })) })));
     call.on('end', () => call.end());
   };
   server.addService(RateLimitServiceService, { checkLimit: maybe, checkLimits: maybe, getLimitStatus: maybe, checkLimitStream });

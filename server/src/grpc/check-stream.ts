@@ -1,4 +1,12 @@
-import { FloodgateError, type CheckLimitRequest, type CheckLimitStreamRequest, type CheckLimitStreamResponse } from '@floodgate/client';
+import {
+  FloodgateError,
+  type CheckLimitRequest,
+  type CheckLimitResponse,
+  type CheckLimitStreamRequest,
+  type CheckLimitStreamResponse,
+  type StreamedCheck,
+  type StreamedDecision,
+} from '@floodgate/client';
 import { status, type ServerDuplexStream } from '@grpc/grpc-js';
 import type { RateLimiter } from '../limiter/rate-limiter.js';
 import type { Logger } from '../log.js';
@@ -14,6 +22,9 @@ export const CHECK_STREAM_PATH = '/floodgate.v1.RateLimitService/CheckLimitStrea
  */
 export const MAX_PENDING_PER_STREAM = 10_000;
 
+/** Checks one CheckLimitStream message may carry. */
+export const MAX_CHECKS_PER_MESSAGE = 1_000;
+
 type Call = ServerDuplexStream<CheckLimitStreamRequest, CheckLimitStreamResponse>;
 
 export interface CheckStreamDeps {
@@ -27,8 +38,9 @@ export interface CheckStreamDeps {
 
 /**
  * The server side of CheckLimitStream: every check is decided as CheckLimit decides it and
- * answered under its id as soon as it is decided. A check's failure is its answer; only an
- * undecodable message (whose id is unknown) or shutdown ends the stream. Each check is timed for
+ * answered under its id once decided, in one message with the others decided in the same turn
+ * of the event loop. A check's failure is its answer; only an undecodable message (whose ids are
+ * unknown) or shutdown ends the stream. Each check is timed for
  * the RPC metrics under the stream's method, as a CheckLimit call would be.
  */
 export class CheckStreams {
@@ -70,6 +82,9 @@ export class CheckStreams {
 
 class OpenStream {
   inFlight = 0;
+  /** Answers decided and not yet written: those decided in one turn of the event loop go together. */
+  private outbox: StreamedDecision[] = [];
+  private flushing = false;
   private closing = false;
   /** The status the stream ends with once closing and answered: OK when null. */
   private closeError: FloodgateError | null = null;
@@ -86,7 +101,7 @@ class OpenStream {
     private readonly onEnded: () => void,
   ) {
     ({ limiter: this.limiter, log: this.log, observer: this.observer, maxPending: this.maxPending = MAX_PENDING_PER_STREAM } = streams.deps);
-    call.on('data', this.onCheck);
+    call.on('data', this.onMessage);
     call.on('drain', this.throttle);
     // The client has sent its last check: answer those in flight, then end with OK.
     call.on('end', () => this.close(null));
@@ -94,36 +109,43 @@ class OpenStream {
     call.on('error', () => this.ended || this.finish());
   }
 
-  private readonly onCheck = (msg: CheckLimitStreamRequest): void => {
+  private readonly onMessage = (msg: CheckLimitStreamRequest): void => {
     if (this.ended) return;
     if (isUndecodable(msg)) {
-      return this.end(FloodgateError.invalid('request', `is not a valid CheckLimitStream message: ${msg.problem}; the stream is ended, as the check's id is unknown`));
+      return this.end(FloodgateError.invalid('request', `is not a valid CheckLimitStream message: ${msg.problem}; the stream is ended, as its checks' ids are unknown`));
     }
     const started = performance.now();
-    const { id } = msg;
-    if (this.closing) return this.answerError(id, FloodgateError.unavailable('Floodgate is shutting down: reopen the stream'), started, msg.requestId);
-    let decided: Promise<CheckLimitStreamResponse['response']>;
+    const { checks } = msg;
+    if (checks.length > MAX_CHECKS_PER_MESSAGE) {
+      const error = FloodgateError.invalid('checks', `holds ${checks.length} checks; at most ${MAX_CHECKS_PER_MESSAGE} are allowed per message`);
+      for (const c of checks) this.answerError(c.id, error, started, c.requestId);
+    } else {
+      for (const c of checks) this.check(c, started);
+    }
+    this.throttle();
+  };
+
+  private check({ id, check, requestId }: StreamedCheck, started: number): void {
+    if (this.closing) return this.answerError(id, FloodgateError.unavailable('Floodgate is shutting down: reopen the stream'), started, requestId);
+    let decided: Promise<CheckLimitResponse>;
     try {
-      decided = this.limiter.check(msg.check ?? missingCheck());
+      decided = this.limiter.check(check ?? missingCheck());
     } catch (err) {
       decided = Promise.reject(err);
     }
     this.inFlight++;
-    this.throttle();
     decided.then(
       (response) => {
         this.inFlight--;
-        this.write({ id, response, error: undefined });
+        this.answer({ id, response, error: undefined });
         this.observer?.rpc(CHECK_STREAM_PATH, status.OK, (performance.now() - started) / 1000);
-        this.afterAnswer();
       },
       (err: unknown) => {
         this.inFlight--;
-        this.answerError(id, err, started, msg.requestId);
-        this.afterAnswer();
+        this.answerError(id, err, started, requestId);
       },
     );
-  };
+  }
 
   private answerError(id: number, err: unknown, started: number, requestId: string): void {
     const e = err instanceof FloodgateError ? err : undefined;
@@ -131,22 +153,33 @@ class OpenStream {
     if (e) log.debug({ code: e.codeName, err: e.message }, 'check failed');
     else log.error({ err }, 'check failed unexpectedly');
     const error = e ?? new FloodgateError(status.INTERNAL, `internal error (request id ${requestIdFrom(requestId)})`);
-    this.write({ id, response: undefined, error: { code: error.codeName, message: error.message } });
+    this.answer({ id, response: undefined, error: { code: error.codeName, message: error.message } });
     this.observer?.rpc(CHECK_STREAM_PATH, error.code, (performance.now() - started) / 1000);
   }
 
-  private write(answer: CheckLimitStreamResponse): void {
-    if (!this.ended) this.call.write(answer);
+  private answer(decision: StreamedDecision): void {
+    if (this.ended) return;
+    this.outbox.push(decision);
+    if (this.flushing) return;
+    this.flushing = true;
+    // After the I/O callbacks of this turn: a Redis reply decides many checks at once.
+    setImmediate(this.flush);
   }
 
-  private afterAnswer(): void {
+  private readonly flush = (): void => {
+    this.flushing = false;
+    if (this.ended) return;
+    const decisions = this.outbox;
+    this.outbox = [];
+    if (decisions.length > 0) this.call.write({ decisions });
     if (this.closing && this.inFlight === 0) this.end(this.closeError);
     else this.throttle();
-  }
+  };
 
   /** Memory per stream stays bounded whatever the client sends and however slowly it reads. */
   private readonly throttle = (): void => {
-    const pending = this.inFlight + this.call.writableLength;
+    // Messages grpc-js has yet to hand to HTTP/2 count as one check each: a floor, not a tally.
+    const pending = this.inFlight + this.outbox.length + this.call.writableLength;
     const { maxPending } = this;
     if (pending > this.streams.peakPending) this.streams.peakPending = pending;
     if (pending >= maxPending) this.call.pause();
@@ -158,7 +191,7 @@ class OpenStream {
     if (this.closing) return;
     this.closing = true;
     this.closeError = error;
-    this.afterAnswer();
+    if (!this.flushing) this.flush();
   }
 
   private end(error: FloodgateError | null): void {

@@ -187,7 +187,13 @@ export interface CheckLimitsResponse {
   results: CheckLimitResult[];
 }
 
+/** Checks a client has at hand together; each is answered on its own. */
 export interface CheckLimitStreamRequest {
+  /** At most 1,000 per message. */
+  checks: StreamedCheck[];
+}
+
+export interface StreamedCheck {
   /** Chosen by the caller and echoed in the answer; unique among the stream's checks in flight. */
   id: number;
   check:
@@ -197,7 +203,12 @@ export interface CheckLimitStreamRequest {
   requestId: string;
 }
 
+/** Answers decided at about the same time, in any order. */
 export interface CheckLimitStreamResponse {
+  decisions: StreamedDecision[];
+}
+
+export interface StreamedDecision {
   id: number;
   response?: CheckLimitResponse | undefined;
   error?: ItemError | undefined;
@@ -1080,19 +1091,13 @@ export const CheckLimitsResponse: MessageFns<CheckLimitsResponse> = {
 };
 
 function createBaseCheckLimitStreamRequest(): CheckLimitStreamRequest {
-  return { id: 0, check: undefined, requestId: "" };
+  return { checks: [] };
 }
 
 export const CheckLimitStreamRequest: MessageFns<CheckLimitStreamRequest> = {
   encode(message: CheckLimitStreamRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.id !== 0) {
-      writer.uint32(8).uint32(message.id);
-    }
-    if (message.check !== undefined) {
-      CheckLimitRequest.encode(message.check, writer.uint32(18).fork()).join();
-    }
-    if (message.requestId !== "") {
-      writer.uint32(26).string(message.requestId);
+    for (const v of message.checks) {
+      StreamedCheck.encode(v!, writer.uint32(10).fork()).join();
     }
     return writer;
   },
@@ -1107,6 +1112,81 @@ export const CheckLimitStreamRequest: MessageFns<CheckLimitStreamRequest> = {
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseCheckLimitStreamRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.checks.push(StreamedCheck.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CheckLimitStreamRequest {
+    return {
+      checks: globalThis.Array.isArray(object?.checks) ? object.checks.map((e: any) => StreamedCheck.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: CheckLimitStreamRequest): unknown {
+    const obj: any = {};
+    if (message.checks?.length) {
+      obj.checks = message.checks.map((e) => StreamedCheck.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CheckLimitStreamRequest>, I>>(base?: I): CheckLimitStreamRequest {
+    return CheckLimitStreamRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CheckLimitStreamRequest>, I>>(object: I): CheckLimitStreamRequest {
+    const message = createBaseCheckLimitStreamRequest();
+    message.checks = object.checks?.map((e) => StreamedCheck.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseStreamedCheck(): StreamedCheck {
+  return { id: 0, check: undefined, requestId: "" };
+}
+
+export const StreamedCheck: MessageFns<StreamedCheck> = {
+  encode(message: StreamedCheck, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0) {
+      writer.uint32(8).uint32(message.id);
+    }
+    if (message.check !== undefined) {
+      CheckLimitRequest.encode(message.check, writer.uint32(18).fork()).join();
+    }
+    if (message.requestId !== "") {
+      writer.uint32(26).string(message.requestId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StreamedCheck {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStreamedCheck();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -1146,7 +1226,7 @@ export const CheckLimitStreamRequest: MessageFns<CheckLimitStreamRequest> = {
     }
   },
 
-  fromJSON(object: any): CheckLimitStreamRequest {
+  fromJSON(object: any): StreamedCheck {
     return {
       id: isSet(object.id) ? globalThis.Number(object.id) : 0,
       check: isSet(object.check) ? CheckLimitRequest.fromJSON(object.check) : undefined,
@@ -1158,7 +1238,7 @@ export const CheckLimitStreamRequest: MessageFns<CheckLimitStreamRequest> = {
     };
   },
 
-  toJSON(message: CheckLimitStreamRequest): unknown {
+  toJSON(message: StreamedCheck): unknown {
     const obj: any = {};
     if (message.id !== 0) {
       obj.id = Math.round(message.id);
@@ -1172,11 +1252,11 @@ export const CheckLimitStreamRequest: MessageFns<CheckLimitStreamRequest> = {
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<CheckLimitStreamRequest>, I>>(base?: I): CheckLimitStreamRequest {
-    return CheckLimitStreamRequest.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<StreamedCheck>, I>>(base?: I): StreamedCheck {
+    return StreamedCheck.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<CheckLimitStreamRequest>, I>>(object: I): CheckLimitStreamRequest {
-    const message = createBaseCheckLimitStreamRequest();
+  fromPartial<I extends Exact<DeepPartial<StreamedCheck>, I>>(object: I): StreamedCheck {
+    const message = createBaseStreamedCheck();
     message.id = object.id ?? 0;
     message.check = (object.check !== undefined && object.check !== null)
       ? CheckLimitRequest.fromPartial(object.check)
@@ -1187,19 +1267,13 @@ export const CheckLimitStreamRequest: MessageFns<CheckLimitStreamRequest> = {
 };
 
 function createBaseCheckLimitStreamResponse(): CheckLimitStreamResponse {
-  return { id: 0, response: undefined, error: undefined };
+  return { decisions: [] };
 }
 
 export const CheckLimitStreamResponse: MessageFns<CheckLimitStreamResponse> = {
   encode(message: CheckLimitStreamResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.id !== 0) {
-      writer.uint32(8).uint32(message.id);
-    }
-    if (message.response !== undefined) {
-      CheckLimitResponse.encode(message.response, writer.uint32(18).fork()).join();
-    }
-    if (message.error !== undefined) {
-      ItemError.encode(message.error, writer.uint32(26).fork()).join();
+    for (const v of message.decisions) {
+      StreamedDecision.encode(v!, writer.uint32(10).fork()).join();
     }
     return writer;
   },
@@ -1214,6 +1288,83 @@ export const CheckLimitStreamResponse: MessageFns<CheckLimitStreamResponse> = {
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseCheckLimitStreamResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.decisions.push(StreamedDecision.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CheckLimitStreamResponse {
+    return {
+      decisions: globalThis.Array.isArray(object?.decisions)
+        ? object.decisions.map((e: any) => StreamedDecision.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: CheckLimitStreamResponse): unknown {
+    const obj: any = {};
+    if (message.decisions?.length) {
+      obj.decisions = message.decisions.map((e) => StreamedDecision.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CheckLimitStreamResponse>, I>>(base?: I): CheckLimitStreamResponse {
+    return CheckLimitStreamResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CheckLimitStreamResponse>, I>>(object: I): CheckLimitStreamResponse {
+    const message = createBaseCheckLimitStreamResponse();
+    message.decisions = object.decisions?.map((e) => StreamedDecision.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseStreamedDecision(): StreamedDecision {
+  return { id: 0, response: undefined, error: undefined };
+}
+
+export const StreamedDecision: MessageFns<StreamedDecision> = {
+  encode(message: StreamedDecision, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0) {
+      writer.uint32(8).uint32(message.id);
+    }
+    if (message.response !== undefined) {
+      CheckLimitResponse.encode(message.response, writer.uint32(18).fork()).join();
+    }
+    if (message.error !== undefined) {
+      ItemError.encode(message.error, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StreamedDecision {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStreamedDecision();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -1253,7 +1404,7 @@ export const CheckLimitStreamResponse: MessageFns<CheckLimitStreamResponse> = {
     }
   },
 
-  fromJSON(object: any): CheckLimitStreamResponse {
+  fromJSON(object: any): StreamedDecision {
     return {
       id: isSet(object.id) ? globalThis.Number(object.id) : 0,
       response: isSet(object.response) ? CheckLimitResponse.fromJSON(object.response) : undefined,
@@ -1261,7 +1412,7 @@ export const CheckLimitStreamResponse: MessageFns<CheckLimitStreamResponse> = {
     };
   },
 
-  toJSON(message: CheckLimitStreamResponse): unknown {
+  toJSON(message: StreamedDecision): unknown {
     const obj: any = {};
     if (message.id !== 0) {
       obj.id = Math.round(message.id);
@@ -1275,11 +1426,11 @@ export const CheckLimitStreamResponse: MessageFns<CheckLimitStreamResponse> = {
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<CheckLimitStreamResponse>, I>>(base?: I): CheckLimitStreamResponse {
-    return CheckLimitStreamResponse.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<StreamedDecision>, I>>(base?: I): StreamedDecision {
+    return StreamedDecision.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<CheckLimitStreamResponse>, I>>(object: I): CheckLimitStreamResponse {
-    const message = createBaseCheckLimitStreamResponse();
+  fromPartial<I extends Exact<DeepPartial<StreamedDecision>, I>>(object: I): StreamedDecision {
+    const message = createBaseStreamedDecision();
     message.id = object.id ?? 0;
     message.response = (object.response !== undefined && object.response !== null)
       ? CheckLimitResponse.fromPartial(object.response)
@@ -1864,10 +2015,10 @@ export const RateLimitServiceService = {
   },
   /**
    * CheckLimit for callers that check often: one long-lived stream carries any number of checks,
-   * each answered under its id, in any order, with the decision CheckLimit would give. A check
-   * costs one message each way instead of an HTTP/2 stream with headers and trailers. A check's
-   * own error (e.g. INVALID_ARGUMENT) is its answer; the stream goes on. The stream ends with
-   * UNAVAILABLE when the server shuts down: reopen it (the SDK does).
+   * each answered under its id, in any order, with the decision CheckLimit would give. Checks
+   * sent together share a message, and so do answers decided together: no HTTP/2 stream, headers
+   * and trailers per check. A check's own error (e.g. INVALID_ARGUMENT) is its answer; the stream
+   * goes on. The stream ends with UNAVAILABLE when the server shuts down: reopen it (the SDK does).
    */
   checkLimitStream: {
     path: "/floodgate.v1.RateLimitService/CheckLimitStream" as const,
@@ -1891,10 +2042,10 @@ export interface RateLimitServiceServer extends UntypedServiceImplementation {
   getLimitStatus: handleUnaryCall<GetLimitStatusRequest, GetLimitStatusResponse>;
   /**
    * CheckLimit for callers that check often: one long-lived stream carries any number of checks,
-   * each answered under its id, in any order, with the decision CheckLimit would give. A check
-   * costs one message each way instead of an HTTP/2 stream with headers and trailers. A check's
-   * own error (e.g. INVALID_ARGUMENT) is its answer; the stream goes on. The stream ends with
-   * UNAVAILABLE when the server shuts down: reopen it (the SDK does).
+   * each answered under its id, in any order, with the decision CheckLimit would give. Checks
+   * sent together share a message, and so do answers decided together: no HTTP/2 stream, headers
+   * and trailers per check. A check's own error (e.g. INVALID_ARGUMENT) is its answer; the stream
+   * goes on. The stream ends with UNAVAILABLE when the server shuts down: reopen it (the SDK does).
    */
   checkLimitStream: handleBidiStreamingCall<CheckLimitStreamRequest, CheckLimitStreamResponse>;
 }
@@ -1950,10 +2101,10 @@ export interface RateLimitServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * CheckLimit for callers that check often: one long-lived stream carries any number of checks,
-   * each answered under its id, in any order, with the decision CheckLimit would give. A check
-   * costs one message each way instead of an HTTP/2 stream with headers and trailers. A check's
-   * own error (e.g. INVALID_ARGUMENT) is its answer; the stream goes on. The stream ends with
-   * UNAVAILABLE when the server shuts down: reopen it (the SDK does).
+   * each answered under its id, in any order, with the decision CheckLimit would give. Checks
+   * sent together share a message, and so do answers decided together: no HTTP/2 stream, headers
+   * and trailers per check. A check's own error (e.g. INVALID_ARGUMENT) is its answer; the stream
+   * goes on. The stream ends with UNAVAILABLE when the server shuts down: reopen it (the SDK does).
    */
   checkLimitStream(): ClientDuplexStream<CheckLimitStreamRequest, CheckLimitStreamResponse>;
   checkLimitStream(

@@ -1,0 +1,36 @@
+import type { CheckTransport } from '@floodgate/client';
+import { exec } from './exec.js';
+import type { LoadResult } from './stats.js';
+
+const CLIENT = new URL('sdk-client.ts', import.meta.url).pathname;
+
+export interface SdkRun {
+  address: string;
+  transport: CheckTransport;
+  /** installHttp2GcFixes() in the client. */
+  fixes?: boolean;
+  /**
+   * Paced: `rate` checks per second for `durationS` after `warmupS` (default 1) unmeasured; else
+   * `total` checks with `window` in flight.
+   */
+  load: { rate: number; durationS: number; warmupS?: number } | { total: number; window: number };
+  /** Run the client under V8's GC trace; its lines are returned in `trace`. */
+  traceGc?: boolean;
+  userId?: string;
+}
+
+export interface SdkResult extends LoadResult {
+  cpuUsPerCall: number;
+  fixes?: { sessionsWithTables: number; transportsWithCallSets: number };
+  trace: string;
+}
+
+/** Checks through the SDK from a child process (sdk-client.ts), so the bench's own heap stays out of its latencies. */
+export async function sdkLoad(run: SdkRun): Promise<SdkResult> {
+  const env: Record<string, string> = { FLOODGATE_ADDRESS: run.address, TRANSPORT: run.transport, FIXES: run.fixes ? '1' : '0', USER_ID: run.userId ?? 'sdk-bench' };
+  if ('rate' in run.load) Object.assign(env, { RATE: String(run.load.rate), DURATION_S: String(run.load.durationS), WARMUP_S: String(run.load.warmupS ?? 1) });
+  else Object.assign(env, { TOTAL: String(run.load.total), WINDOW: String(run.load.window) });
+  const out = await exec(process.execPath, [...(run.traceGc ? ['--trace-gc-nvp'] : []), '--import', 'tsx', CLIENT], '', env);
+  const result = JSON.parse(out.trim().split('\n').at(-1) ?? '') as Omit<SdkResult, 'trace' | 'done' | 'failed'> & { calls: number; failures: number };
+  return { ...result, done: result.calls - result.failures, failed: result.failures, trace: out };
+}
