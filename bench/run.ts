@@ -319,7 +319,8 @@ async function measureWith(servers: Servers, floor: StaticHttp2Server, redis: Re
     const result = await costed(s, calls, async () => {
       const r = await sdkLoad({ address: servers[s.on].address, transport: 'stream', load, userId: 'bench-stream' });
       clientCpuUs = r.cpuUsPerCall;
-      log(`  ${s.name}: ${r.callsPerS.toFixed(0)} checks/s, p99 ${r.p99Ms.toFixed(2)} ms, client CPU ${r.cpuUsPerCall.toFixed(0)} µs/check`);
+      const how = 'rate' in load ? `paced at ${load.rate}/s` : `${load.window} in flight`;
+      log(`  CheckLimitStream, ${how}: ${r.callsPerS.toFixed(0)} checks/s, p99 ${r.p99Ms.toFixed(2)} ms, client CPU ${r.cpuUsPerCall.toFixed(0)} µs/check`);
       return r;
     });
     return { ...result, clientCpuUs };
@@ -363,6 +364,7 @@ async function measureWith(servers: Servers, floor: StaticHttp2Server, redis: Re
   const halfStreamRate = Math.round(streamMax.callsPerS / 2);
   log(`measuring latency at ${halfStreamRate} checks/s, half of CheckLimitStream's max throughput (one SDK client)`);
   const halfStream = await best(() => sdkStream({ rate: halfStreamRate, durationS: MODE.durationS }), (a, b) => a.p99Ms < b.p99Ms);
+  const lowStream = await best(() => sdkStream({ rate: LOW_RATE, durationS: MODE.durationS }), (a, b) => a.p99Ms < b.p99Ms);
   const [recordActivity] = trackingReady ? await maxThroughput([SCENARIOS.recordActivity]) : [];
   log('measuring rate-limiter-flexible in-process');
   const rlflex = await rateLimiterFlexible({ redisUrl, concurrency: CLIENTS * (checkLimit.streams ?? 32), durationS: MODE.durationS, warmupS: 1 });
@@ -388,6 +390,11 @@ async function measureWith(servers: Servers, floor: StaticHttp2Server, redis: Re
     {
       name: `CheckLimit over CheckLimitStream, Redis, paced at ${halfStreamRate}/s (half of its max) by one SDK client (client CPU ${halfStream.clientCpuUs.toFixed(0)} µs/check)`,
       result: halfStream,
+      decisionsPerCall: 1,
+    },
+    {
+      name: `CheckLimit over CheckLimitStream, Redis, paced at ${LOW_RATE}/s by one SDK client (client CPU ${lowStream.clientCpuUs.toFixed(0)} µs/check)`,
+      result: lowStream,
       decisionsPerCall: 1,
     },
     { name: `CheckLimit (user), Redis, paced at ${LOW_RATE}/s by a Node client${low.notOk}`, result: low.result, decisionsPerCall: 1 },
@@ -432,6 +439,8 @@ async function measureWith(servers: Servers, floor: StaticHttp2Server, redis: Re
       `Redis ${(checkLimits.redisCpuUs / BATCH).toFixed(1)} µs per decision. ` +
       `With the deny cache: CheckLimit ${checkLimitFlood.serverCpuUs.toFixed(0)} µs against its server's no-op ${ceilingDefault.serverCpuUs.toFixed(0)} µs → ` +
       `${(ceilingDefault.serverCpuUs / checkLimitFlood.serverCpuUs).toFixed(2)}×; CheckLimits ${(checkLimitsFlood.serverCpuUs / BATCH).toFixed(1)} µs per decision.`,
+    `Over CheckLimitStream at max throughput: the server ${streamMax.serverCpuUs.toFixed(1)} µs, the SDK client ${streamMax.clientCpuUs.toFixed(1)} µs and Redis ` +
+      `${streamMax.redisCpuUs.toFixed(1)} µs per check → ${(ceiling.serverCpuUs / streamMax.serverCpuUs).toFixed(2)}× the no-op's calls per server CPU-second.`,
   ];
   const report = formatReport({ machine, mode: QUICK ? 'quick' : 'full', clients: CLIENTS, rows, targets, notes, memory: memoryLine(memory) });
   process.stdout.write(`\n${report}\n`);
