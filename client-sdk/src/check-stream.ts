@@ -1,5 +1,6 @@
 import { Metadata, status, type Client, type ClientDuplexStream, type StatusObject } from '@grpc/grpc-js';
 import { FloodgateError } from './errors.js';
+import { StreamTable } from './http2-collections.js';
 import { CheckLimitRequest, CheckLimitStreamRequest, RateLimitServiceService, type CheckLimitResponse, type CheckLimitStreamResponse } from './gen/floodgate/v1/ratelimit.js';
 
 /** The server's limit of checks per message. */
@@ -20,7 +21,8 @@ interface Pending {
 /** One open CheckLimitStream and the checks it carries. */
 interface OpenStream {
   call: ClientDuplexStream<Buffer, CheckLimitStreamResponse>;
-  pending: Map<number, Pending>;
+  /** Not a Map: see StreamTable. */
+  pending: StreamTable<Pending>;
   /** Checks not yet sent, each encoded as a message of its own (see flush). */
   unsent: Buffer[];
   /** When the last answer arrived (performance.now()); 0 before the first. */
@@ -92,7 +94,7 @@ export class CheckStream {
 
   private start(): OpenStream {
     const call = this.channel.makeBidiStreamRequest(METHOD.path, (b: Buffer) => b, METHOD.responseDeserialize, new Metadata());
-    const stream: OpenStream = { call, pending: new Map(), unsent: [], answeredAt: 0 };
+    const stream: OpenStream = { call, pending: new StreamTable(), unsent: [], answeredAt: 0 };
     call.on('data', ({ decisions }: CheckLimitStreamResponse) => {
       stream.answeredAt = performance.now();
       for (const answer of decisions) {
@@ -116,18 +118,19 @@ export class CheckStream {
   /** Fails the stream's checks in flight and forgets the stream; the next check opens another. */
   private end(stream: OpenStream, error: FloodgateError): void {
     if (this.open === stream) this.open = undefined;
-    for (const p of stream.pending.values()) {
+    const { pending } = stream;
+    stream.pending = new StreamTable();
+    pending.forEach((p) => {
       clearTimeout(p.timer);
       p.reject(error);
-    }
-    stream.pending.clear();
+    });
     stream.unsent = [];
     stream.call.cancel();
   }
 
   private freeId(stream: OpenStream): number {
     do this.nextId = (this.nextId + 1) >>> 0;
-    while (stream.pending.has(this.nextId));
+    while (stream.pending.get(this.nextId) !== undefined);
     return this.nextId;
   }
 }

@@ -13,7 +13,10 @@ import type { Http2Session } from 'node:http2';
  * than itself.
  */
 
-/** Open streams by id: integer keys of a plain object, which V8 keeps in a number dictionary. */
+/**
+ * Entries by integer id (a session's open streams, a check stream's checks in flight): integer
+ * keys of a plain object, which V8 keeps in a number dictionary.
+ */
 export class StreamTable<V> {
   private readonly byId: Record<number, V> = Object.create(null) as Record<number, V>;
   size = 0;
