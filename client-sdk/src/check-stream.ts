@@ -1,5 +1,6 @@
 import { Metadata, status, type Client, type ClientDuplexStream, type StatusObject } from '@grpc/grpc-js';
 import { FloodgateError } from './errors.js';
+import { DeadlineQueue } from './deadline-queue.js';
 import { StreamTable } from './http2-collections.js';
 import { CheckLimitRequest, CheckLimitStreamRequest, RateLimitServiceService, type CheckLimitResponse, type CheckLimitStreamResponse } from './gen/floodgate/v1/ratelimit.js';
 
@@ -11,11 +12,19 @@ const METHOD = RateLimitServiceService.checkLimitStream;
 /** CheckLimitRequest's fields are all scalars: a partial one is a DeepPartial one. */
 type CheckInput = Partial<CheckLimitRequest>;
 
+/**
+ * A stream with no check in flight for this long is closed (the next check opens another): an
+ * open stream keeps its process alive, and a script that checks once and forgets close() should
+ * still end.
+ */
+export const IDLE_STREAM_MS = 1_000;
+
 interface Pending {
   resolve(res: CheckLimitResponse): void;
   reject(err: FloodgateError): void;
-  timer: NodeJS.Timeout;
+  /** performance.now() times. */
   sentAt: number;
+  deadlineAt: number;
 }
 
 /** One open CheckLimitStream and the checks it carries. */
@@ -23,10 +32,14 @@ interface OpenStream {
   call: ClientDuplexStream<Buffer, CheckLimitStreamResponse>;
   /** Not a Map: see StreamTable. */
   pending: StreamTable<Pending>;
+  /** By deadline length (calls may set their own): each queue's deadlines fall due in order. */
+  deadlines: Map<number, DeadlineQueue>;
   /** Checks not yet sent, each encoded as a message of its own (see flush). */
   unsent: Buffer[];
-  /** When the last answer arrived (performance.now()); 0 before the first. */
+  /** When the last check was made and the last answer arrived (performance.now()); 0 before the first. */
+  checkedAt: number;
   answeredAt: number;
+  idleTimer: NodeJS.Timeout | undefined;
 }
 
 /**
@@ -36,8 +49,9 @@ interface OpenStream {
  * stream with headers and trailers per call. Every check settles within its
  * deadline; checks in flight when their stream ends fail with the stream's status (UNAVAILABLE
  * for a lost connection or a server shutting down). A stream that has answered nothing for a
- * whole deadline is taken for stuck and replaced. A server that does not know the method
- * (UNIMPLEMENTED) turns `supported` false, and the client goes back to CheckLimit calls.
+ * whole deadline is taken for stuck and replaced, and one with nothing in flight for
+ * IDLE_STREAM_MS is closed. A server that does not know the method (UNIMPLEMENTED) turns
+ * `supported` false, and the client goes back to CheckLimit calls.
  */
 export class CheckStream {
   private open: OpenStream | undefined;
@@ -62,14 +76,44 @@ export class CheckStream {
     }
     return new Promise<CheckLimitResponse>((resolve, reject) => {
       const sentAt = performance.now();
-      const timer = setTimeout(() => {
-        stream.pending.delete(id);
-        reject(new FloodgateError(status.DEADLINE_EXCEEDED, `no answer from Floodgate at ${this.address} within ${deadlineMs} ms`));
-        if (stream.answeredAt < sentAt) this.end(stream, FloodgateError.unavailable(`the check stream to ${this.address} answered nothing for ${deadlineMs} ms: replaced`));
-      }, deadlineMs);
-      stream.pending.set(id, { resolve, reject, timer, sentAt });
+      const deadlineAt = sentAt + deadlineMs;
+      stream.pending.set(id, { resolve, reject, sentAt, deadlineAt });
+      stream.checkedAt = sentAt;
+      this.deadlinesOf(stream, deadlineMs).add(id, deadlineAt);
       if (stream.unsent.push(bytes) === 1) setImmediate(() => this.flush(stream));
     });
+  }
+
+  private deadlinesOf(stream: OpenStream, deadlineMs: number): DeadlineQueue {
+    let queue = stream.deadlines.get(deadlineMs);
+    if (!queue) {
+      queue = new DeadlineQueue((id, deadlineAt) => this.expire(stream, id, deadlineAt, deadlineMs));
+      stream.deadlines.set(deadlineMs, queue);
+    }
+    return queue;
+  }
+
+  private expire(stream: OpenStream, id: number, deadlineAt: number, deadlineMs: number): void {
+    const p = stream.pending.get(id);
+    if (!p || p.deadlineAt !== deadlineAt) return; // answered in time
+    stream.pending.delete(id);
+    p.reject(new FloodgateError(status.DEADLINE_EXCEEDED, `no answer from Floodgate at ${this.address} within ${deadlineMs} ms`));
+    if (stream.answeredAt < p.sentAt) this.end(stream, FloodgateError.unavailable(`the check stream to ${this.address} answered nothing for ${deadlineMs} ms: replaced`));
+    else this.idleSoon(stream);
+  }
+
+  /** After the last check in flight is answered: close the stream if nothing comes for IDLE_STREAM_MS. */
+  private idleSoon(stream: OpenStream): void {
+    if (stream.pending.size > 0 || stream.idleTimer) return;
+    const wait = IDLE_STREAM_MS - (performance.now() - stream.checkedAt);
+    stream.idleTimer = setTimeout(() => {
+      stream.idleTimer = undefined;
+      if (this.open !== stream || stream.pending.size > 0) return;
+      // Nothing in flight, nothing unsent: cancelling loses nothing and ends the call at once.
+      if (performance.now() - stream.checkedAt >= IDLE_STREAM_MS) this.end(stream, FloodgateError.unavailable('idle'));
+      else this.idleSoon(stream);
+    }, Math.max(1, Math.ceil(wait)));
+    stream.idleTimer.unref();
   }
 
   /**
@@ -94,17 +138,17 @@ export class CheckStream {
 
   private start(): OpenStream {
     const call = this.channel.makeBidiStreamRequest(METHOD.path, (b: Buffer) => b, METHOD.responseDeserialize, new Metadata());
-    const stream: OpenStream = { call, pending: new StreamTable(), unsent: [], answeredAt: 0 };
+    const stream: OpenStream = { call, pending: new StreamTable(), deadlines: new Map(), unsent: [], checkedAt: 0, answeredAt: 0, idleTimer: undefined };
     call.on('data', ({ decisions }: CheckLimitStreamResponse) => {
       stream.answeredAt = performance.now();
       for (const answer of decisions) {
         const p = stream.pending.get(answer.id);
         if (!p) continue; // its deadline passed
         stream.pending.delete(answer.id);
-        clearTimeout(p.timer);
         if (answer.response) p.resolve(answer.response);
         else p.reject(new FloodgateError(codeOf(answer.error?.code), answer.error?.message ?? 'no answer'));
       }
+      this.idleSoon(stream);
     });
     // Every ending, with or without an error, comes as a status; 'error' only repeats a bad one.
     call.on('error', () => {});
@@ -120,10 +164,9 @@ export class CheckStream {
     if (this.open === stream) this.open = undefined;
     const { pending } = stream;
     stream.pending = new StreamTable();
-    pending.forEach((p) => {
-      clearTimeout(p.timer);
-      p.reject(error);
-    });
+    for (const queue of stream.deadlines.values()) queue.clear();
+    clearTimeout(stream.idleTimer);
+    pending.forEach((p) => p.reject(error));
     stream.unsent = [];
     stream.call.cancel();
   }

@@ -7,10 +7,12 @@ import {
   type CheckLimitStreamRequest,
 } from '@floodgate/client';
 import { Server, ServerCredentials, status, type ServerDuplexStream, type ServiceDefinition } from '@grpc/grpc-js';
+import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { IDLE_STREAM_MS } from '../../client-sdk/src/check-stream.js';
 import { eventually } from '../support/eventually.js';
 import { RedisServer } from '../support/redis-server.js';
-import { ServerProcess } from '../support/server-process.js';
+import { ROOT, ServerProcess } from '../support/server-process.js';
 import { grpcStack } from '../support/stack.js';
 
 const ALLOW = { allowed: true, reason: Reason.REASON_OK, statuses: [], policy: 'ai' };
@@ -73,6 +75,84 @@ describe('the check stream when things go wrong', () => {
       server.close();
     }
   });
+
+  it('settles each check at its own deadline when checks with different deadlines are in flight', async () => {
+    // Answers only the checks of user "answered": the stream is alive, the other checks just slow.
+    const server = await fakeServer({
+      checkLimitStream: (call: ServerDuplexStream<CheckLimitStreamRequest, CheckLimitStreamResponse>) =>
+        call.on('data', (m: CheckLimitStreamRequest) => {
+          const decisions = m.checks.filter((c) => c.check?.userId === 'answered').map((c) => ({ id: c.id, response: ALLOW }));
+          if (decisions.length) call.write(CheckLimitStreamResponse.fromPartial({ decisions }));
+        }),
+    });
+    const client = createClient({ address: server.address, deadlineMs: 5_000, onUnavailableEvent: () => {} });
+    try {
+      const started = performance.now();
+      const settledAfter = (p: Promise<unknown>) => p.then(() => -1, () => performance.now() - started);
+      const long = settledAfter(client.checkLimit({ policy: 'ai', userId: 'slow' }, { deadlineMs: 1_500 }));
+      const short = settledAfter(client.checkLimit({ policy: 'ai', userId: 'slow' }, { deadlineMs: 200 }));
+      await new Promise((r) => setTimeout(r, 20));
+      expect((await client.checkLimit({ policy: 'ai', userId: 'answered' })).allowed).toBe(true);
+      const shortMs = await short;
+      expect(shortMs).toBeGreaterThanOrEqual(195);
+      expect(shortMs).toBeLessThan(1_000);
+      expect(await long).toBeGreaterThanOrEqual(1_495);
+    } finally {
+      client.close();
+      server.close();
+    }
+  });
+
+  it('closes a stream with nothing in flight for IDLE_STREAM_MS, and opens another for the next check', async () => {
+    let opened = 0;
+    let ended = 0;
+    const server = await fakeServer({
+      checkLimitStream: (call: ServerDuplexStream<CheckLimitStreamRequest, CheckLimitStreamResponse>) => {
+        opened++;
+        call.on('data', (m: CheckLimitStreamRequest) => call.write(CheckLimitStreamResponse.fromPartial({ decisions: m.checks.map((c) => ({ id: c.id, response: ALLOW })) })));
+        call.on('end', () => {
+          ended++;
+          call.end();
+        });
+      },
+    });
+    const client = createClient({ address: server.address });
+    try {
+      await client.checkLimit({ policy: 'ai', userId: 'idle' });
+      await client.checkLimit({ policy: 'ai', userId: 'idle' });
+      expect([opened, ended]).toEqual([1, 0]);
+      await eventually('the idle stream closed', () => ended === 1, IDLE_STREAM_MS + 2_000);
+      expect((await client.checkLimit({ policy: 'ai', userId: 'idle' })).allowed).toBe(true);
+      expect(opened).toBe(2);
+    } finally {
+      client.close();
+      server.close();
+    }
+  });
+
+  it('lets a script that checks once and never closes its client end', async () => {
+    const server = await fakeServer({
+      checkLimitStream: (call: ServerDuplexStream<CheckLimitStreamRequest, CheckLimitStreamResponse>) =>
+        call.on('data', (m: CheckLimitStreamRequest) => call.write(CheckLimitStreamResponse.fromPartial({ decisions: m.checks.map((c) => ({ id: c.id, response: ALLOW })) }))),
+    });
+    try {
+      const script = `import { createClient } from '@floodgate/client'; const c = createClient({ address: '${server.address}' }); console.log((await c.checkLimit({ policy: 'ai', userId: 'script' })).allowed);`;
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+      const code = await new Promise<number | null>((resolve) => {
+        const timer = setTimeout(() => child.kill(), 10_000);
+        child.on('exit', (c) => {
+          clearTimeout(timer);
+          resolve(c);
+        });
+      });
+      expect(out.trim()).toBe('true');
+      expect(code).toBe(0);
+    } finally {
+      server.close();
+    }
+  }, 15_000);
 
   it('falls back to CheckLimit calls against a server without CheckLimitStream', async () => {
     let calls = 0;
