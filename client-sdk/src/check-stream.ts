@@ -19,6 +19,13 @@ type CheckInput = Partial<CheckLimitRequest>;
  */
 export const IDLE_STREAM_MS = 1_000;
 
+/**
+ * A stream older than this is half-closed at its next check and a new one opened: with a
+ * balancing policy that spreads calls over several servers (round_robin), a new stream may go
+ * to another, so long-running clients still spread their checks as calls would.
+ */
+export const STREAM_MAX_AGE_MS = 30_000;
+
 interface Pending {
   resolve(res: CheckLimitResponse): void;
   reject(err: FloodgateError): void;
@@ -36,7 +43,8 @@ interface OpenStream {
   deadlines: Map<number, DeadlineQueue>;
   /** Checks not yet sent, each encoded as a message of its own (see flush). */
   unsent: Buffer[];
-  /** When the last check was made and the last answer arrived (performance.now()); 0 before the first. */
+  /** performance.now() times: when the stream was opened, the last check made, the last answer arrived (0 before the first). */
+  openedAt: number;
   checkedAt: number;
   answeredAt: number;
   idleTimer: NodeJS.Timeout | undefined;
@@ -49,8 +57,8 @@ interface OpenStream {
  * stream with headers and trailers per call. Every check settles within its
  * deadline; checks in flight when their stream ends fail with the stream's status (UNAVAILABLE
  * for a lost connection or a server shutting down). A stream that has answered nothing for a
- * whole deadline is taken for stuck and replaced, and one with nothing in flight for
- * IDLE_STREAM_MS is closed. A server that does not know the method (UNIMPLEMENTED) turns
+ * whole deadline is taken for stuck and replaced, one with nothing in flight for IDLE_STREAM_MS
+ * is closed, and one older than STREAM_MAX_AGE_MS is replaced at its next check. A server that does not know the method (UNIMPLEMENTED) turns
  * `supported` false, and the client goes back to CheckLimit calls.
  */
 export class CheckStream {
@@ -61,9 +69,11 @@ export class CheckStream {
   constructor(
     private readonly channel: Client,
     private readonly address: string,
+    private readonly maxAgeMs = STREAM_MAX_AGE_MS,
   ) {}
 
   check(req: CheckInput, requestId: string | undefined, deadlineMs: number): Promise<CheckLimitResponse> {
+    if (this.open && performance.now() - this.open.openedAt > this.maxAgeMs) this.close();
     const stream = (this.open ??= this.start());
     const id = this.freeId(stream);
     let bytes: Buffer;
@@ -138,7 +148,16 @@ export class CheckStream {
 
   private start(): OpenStream {
     const call = this.channel.makeBidiStreamRequest(METHOD.path, (b: Buffer) => b, METHOD.responseDeserialize, new Metadata());
-    const stream: OpenStream = { call, pending: new StreamTable(), deadlines: new Map(), unsent: [], checkedAt: 0, answeredAt: 0, idleTimer: undefined };
+    const stream: OpenStream = {
+      call,
+      pending: new StreamTable(),
+      deadlines: new Map(),
+      unsent: [],
+      openedAt: performance.now(),
+      checkedAt: 0,
+      answeredAt: 0,
+      idleTimer: undefined,
+    };
     call.on('data', ({ decisions }: CheckLimitStreamResponse) => {
       stream.answeredAt = performance.now();
       for (const answer of decisions) {

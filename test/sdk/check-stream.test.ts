@@ -6,10 +6,10 @@ import {
   Reason,
   type CheckLimitStreamRequest,
 } from '@floodgate/client';
-import { Server, ServerCredentials, status, type ServerDuplexStream, type ServiceDefinition } from '@grpc/grpc-js';
+import { Client, credentials, Server, ServerCredentials, status, type ServerDuplexStream, type ServiceDefinition } from '@grpc/grpc-js';
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { IDLE_STREAM_MS } from '../../client-sdk/src/check-stream.js';
+import { CheckStream, IDLE_STREAM_MS } from '../../client-sdk/src/check-stream.js';
 import { eventually } from '../support/eventually.js';
 import { RedisServer } from '../support/redis-server.js';
 import { ROOT, ServerProcess } from '../support/server-process.js';
@@ -126,6 +126,38 @@ describe('the check stream when things go wrong', () => {
       expect(opened).toBe(2);
     } finally {
       client.close();
+      server.close();
+    }
+  });
+
+  it('replaces a stream older than its maximum age at the next check, answering what the old one holds', async () => {
+    let opened = 0;
+    let halfClosed = 0;
+    const server = await fakeServer({
+      checkLimitStream: (call: ServerDuplexStream<CheckLimitStreamRequest, CheckLimitStreamResponse>) => {
+        opened++;
+        call.on('data', (m: CheckLimitStreamRequest) =>
+          setTimeout(() => call.write(CheckLimitStreamResponse.fromPartial({ decisions: m.checks.map((c) => ({ id: c.id, response: ALLOW })) })), 50),
+        );
+        call.on('end', () => {
+          halfClosed++;
+          setTimeout(() => call.end(), 100);
+        });
+      },
+    });
+    const channel = new Client(server.address, credentials.createInsecure());
+    const stream = new CheckStream(channel, server.address, 100);
+    try {
+      const first = stream.check({ policy: 'ai', userId: 'age' }, undefined, 2_000);
+      await new Promise((r) => setTimeout(r, 150));
+      // The first stream is past its age with its check still unanswered: replaced, not cut.
+      const second = stream.check({ policy: 'ai', userId: 'age' }, undefined, 2_000);
+      expect((await first).allowed).toBe(true);
+      expect((await second).allowed).toBe(true);
+      expect([opened, halfClosed]).toEqual([2, 1]);
+    } finally {
+      stream.close();
+      channel.close();
       server.close();
     }
   });
