@@ -17,6 +17,30 @@ import { grpcStack } from '../support/stack.js';
 
 const ALLOW = { allowed: true, reason: Reason.REASON_OK, statuses: [], policy: 'ai' };
 
+type StreamCall = ServerDuplexStream<CheckLimitStreamRequest, CheckLimitStreamResponse>;
+
+/** An empty allow for each of the message's checks. */
+const allowAll = (m: CheckLimitStreamRequest) => CheckLimitStreamResponse.fromPartial({ decisions: m.checks.map((c) => ({ id: c.id, response: ALLOW })) });
+
+/**
+ * A stream handler that allows every check `answerAfterMs` after it came, counts the streams it
+ * was given and those the client half-closed or cancelled, and ends each `endAfterMs` after its
+ * half-close.
+ */
+function allowingStreams(answerAfterMs = 0, endAfterMs = 0) {
+  const counts = { opened: 0, halfClosed: 0, cancelled: 0 };
+  const handler = (call: StreamCall) => {
+    counts.opened++;
+    call.on('cancelled', () => counts.cancelled++);
+    call.on('data', (m: CheckLimitStreamRequest) => (answerAfterMs ? setTimeout(() => call.write(allowAll(m)), answerAfterMs) : call.write(allowAll(m))));
+    call.on('end', () => {
+      counts.halfClosed++;
+      setTimeout(() => call.end(), endAfterMs);
+    });
+  };
+  return { counts, handler };
+}
+
 /** A real gRPC server with the given RateLimitService handlers; counts what reaches it. */
 async function fakeServer(handlers: Record<string, unknown>): Promise<{ address: string; close(): void }> {
   const server = new Server();
@@ -58,7 +82,7 @@ describe('the check stream when things go wrong', () => {
     const server = await fakeServer({
       checkLimitStream: (call: ServerDuplexStream<CheckLimitStreamRequest, CheckLimitStreamResponse>) => {
         const stuck = ++streams === 1;
-        call.on('data', (m: CheckLimitStreamRequest) => stuck || call.write(CheckLimitStreamResponse.fromPartial({ decisions: m.checks.map((c) => ({ id: c.id, response: ALLOW })) })));
+        call.on('data', (m: CheckLimitStreamRequest) => stuck || call.write(allowAll(m)));
         call.on('end', () => call.end());
       },
     });
@@ -104,26 +128,17 @@ describe('the check stream when things go wrong', () => {
   });
 
   it('closes a stream with nothing in flight for IDLE_STREAM_MS, and opens another for the next check', async () => {
-    let opened = 0;
-    let ended = 0;
-    const server = await fakeServer({
-      checkLimitStream: (call: ServerDuplexStream<CheckLimitStreamRequest, CheckLimitStreamResponse>) => {
-        opened++;
-        call.on('data', (m: CheckLimitStreamRequest) => call.write(CheckLimitStreamResponse.fromPartial({ decisions: m.checks.map((c) => ({ id: c.id, response: ALLOW })) })));
-        call.on('end', () => {
-          ended++;
-          call.end();
-        });
-      },
-    });
+    const { counts, handler } = allowingStreams();
+    const server = await fakeServer({ checkLimitStream: handler });
     const client = createClient({ address: server.address });
     try {
       await client.checkLimit({ policy: 'ai', userId: 'idle' });
       await client.checkLimit({ policy: 'ai', userId: 'idle' });
-      expect([opened, ended]).toEqual([1, 0]);
-      await eventually('the idle stream closed', () => ended === 1, IDLE_STREAM_MS + 2_000);
+      expect(counts).toEqual({ opened: 1, halfClosed: 0, cancelled: 0 });
+      // Cancelled, not half-closed: nothing was left to answer.
+      await eventually('the idle stream closed', () => counts.cancelled === 1, IDLE_STREAM_MS + 2_000);
       expect((await client.checkLimit({ policy: 'ai', userId: 'idle' })).allowed).toBe(true);
-      expect(opened).toBe(2);
+      expect(counts.opened).toBe(2);
     } finally {
       client.close();
       server.close();
@@ -131,20 +146,8 @@ describe('the check stream when things go wrong', () => {
   });
 
   it('replaces a stream older than its maximum age at the next check, answering what the old one holds', async () => {
-    let opened = 0;
-    let halfClosed = 0;
-    const server = await fakeServer({
-      checkLimitStream: (call: ServerDuplexStream<CheckLimitStreamRequest, CheckLimitStreamResponse>) => {
-        opened++;
-        call.on('data', (m: CheckLimitStreamRequest) =>
-          setTimeout(() => call.write(CheckLimitStreamResponse.fromPartial({ decisions: m.checks.map((c) => ({ id: c.id, response: ALLOW })) })), 50),
-        );
-        call.on('end', () => {
-          halfClosed++;
-          setTimeout(() => call.end(), 100);
-        });
-      },
-    });
+    const { counts, handler } = allowingStreams(50, 100);
+    const server = await fakeServer({ checkLimitStream: handler });
     const channel = new Client(server.address, credentials.createInsecure());
     const stream = new CheckStream(channel, server.address, 100);
     try {
@@ -154,7 +157,7 @@ describe('the check stream when things go wrong', () => {
       const second = stream.check({ policy: 'ai', userId: 'age' }, undefined, 2_000);
       expect((await first).allowed).toBe(true);
       expect((await second).allowed).toBe(true);
-      expect([opened, halfClosed]).toEqual([2, 1]);
+      expect(counts).toEqual({ opened: 2, halfClosed: 1, cancelled: 0 });
     } finally {
       stream.close();
       channel.close();
@@ -163,10 +166,8 @@ describe('the check stream when things go wrong', () => {
   });
 
   it('lets a script that checks once and never closes its client end', async () => {
-    const server = await fakeServer({
-      checkLimitStream: (call: ServerDuplexStream<CheckLimitStreamRequest, CheckLimitStreamResponse>) =>
-        call.on('data', (m: CheckLimitStreamRequest) => call.write(CheckLimitStreamResponse.fromPartial({ decisions: m.checks.map((c) => ({ id: c.id, response: ALLOW })) }))),
-    });
+    // A server that never ends a stream itself.
+    const server = await fakeServer({ checkLimitStream: (call: StreamCall) => call.on('data', (m: CheckLimitStreamRequest) => call.write(allowAll(m))) });
     try {
       const script = `import { createClient } from '@floodgate/client'; const c = createClient({ address: '${server.address}' }); console.log((await c.checkLimit({ policy: 'ai', userId: 'script' })).allowed);`;
       const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
