@@ -39,8 +39,10 @@ const randomQuery = fc
 // Plausible requests too, so that some get past validation to the gRPC server and back.
 const query = fc.oneof(fc.constantFrom('', '?userId=alice', '?ip=203.0.113.7', '?pageSize=10&suspendedOnly=true'), randomQuery);
 
+// The right token and the route's own method weigh more than the rest: with equal weights 2–9
+// of 400 requests a run got through (the check below failed about one run in a hundred), now 10–13.
 const authorization = fc.oneof(
-  fc.constant(`Bearer ${TOKEN}`),
+  { arbitrary: fc.constant(`Bearer ${TOKEN}`), weight: 3 },
   fc.constantFrom(`bearer ${TOKEN}`, `Bearer  ${TOKEN}`, `Bearer ${TOKEN} x`, 'Bearer ', 'Bearer', 'Basic Zm9vOmJhcg==', TOKEN),
   headerValue.map((v) => `Bearer ${v}`),
   headerValue,
@@ -87,7 +89,7 @@ describe('hostile input at every route of the admin HTTP gateway', () => {
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom(...ROUTES),
-        fc.oneof(fc.constant('route'), fc.constantFrom('GET', 'POST', 'DELETE', 'PUT')),
+        fc.oneof({ arbitrary: fc.constant('route'), weight: 2 }, fc.constantFrom('GET', 'POST', 'DELETE', 'PUT')),
         userId,
         query,
         fc.option(authorization),
