@@ -54,12 +54,12 @@ interface OpenStream {
  * checkLimit over CheckLimitStream: every check of the client shares one long-lived stream,
  * opened on first use and again after one ends, and checks made in the same turn of the event
  * loop share a message, so a check costs a part of a message each way rather than an HTTP/2
- * stream with headers and trailers per call. Every check settles within its
- * deadline; checks in flight when their stream ends fail with the stream's status (UNAVAILABLE
- * for a lost connection or a server shutting down). A stream that has answered nothing for a
- * whole deadline is taken for stuck and replaced, one with nothing in flight for IDLE_STREAM_MS
- * is closed, and one older than STREAM_MAX_AGE_MS is replaced at its next check. A server that does not know the method (UNIMPLEMENTED) turns
- * `supported` false, and the client goes back to CheckLimit calls.
+ * stream with headers and trailers per call. Every check settles within its deadline; checks in
+ * flight when their stream ends fail with the stream's status (UNAVAILABLE for a lost connection
+ * or a server shutting down). A stream that has answered nothing for a whole deadline is taken
+ * for stuck and replaced, one with nothing in flight for IDLE_STREAM_MS is closed, and one older
+ * than STREAM_MAX_AGE_MS is replaced at its next check. A server that does not know the method
+ * (UNIMPLEMENTED) turns `supported` false, and the client goes back to CheckLimit calls.
  */
 export class CheckStream {
   private open: OpenStream | undefined;

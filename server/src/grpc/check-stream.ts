@@ -40,8 +40,8 @@ export interface CheckStreamDeps {
  * The server side of CheckLimitStream: every check is decided as CheckLimit decides it and
  * answered under its id once decided, in one message with the others decided in the same turn
  * of the event loop. A check's failure is its answer; only an undecodable message (whose ids are
- * unknown) or shutdown ends the stream. Each check is timed for
- * the RPC metrics under the stream's method, as a CheckLimit call would be.
+ * unknown) or shutdown ends the stream. Each check is timed for the RPC metrics under the
+ * stream's method, as a CheckLimit call would be.
  */
 export class CheckStreams {
   private readonly open = new Set<OpenStream>();
