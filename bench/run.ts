@@ -364,7 +364,8 @@ async function measureWith(servers: Servers, floor: StaticHttp2Server, redis: Re
   const halfStreamRate = Math.round(streamMax.callsPerS / 2);
   log(`measuring latency at ${halfStreamRate} checks/s, half of CheckLimitStream's max throughput (one SDK client)`);
   const halfStream = await best(() => sdkStream({ rate: halfStreamRate, durationS: MODE.durationS }), (a, b) => a.p99Ms < b.p99Ms);
-  const lowStream = await best(() => sdkStream({ rate: LOW_RATE, durationS: MODE.durationS }), (a, b) => a.p99Ms < b.p99Ms);
+  // Left out of the quick run, which must stay under a minute.
+  const lowStream = QUICK ? undefined : await best(() => sdkStream({ rate: LOW_RATE, durationS: MODE.durationS }), (a, b) => a.p99Ms < b.p99Ms);
   const [recordActivity] = trackingReady ? await maxThroughput([SCENARIOS.recordActivity]) : [];
   log('measuring rate-limiter-flexible in-process');
   const rlflex = await rateLimiterFlexible({ redisUrl, concurrency: CLIENTS * (checkLimit.streams ?? 32), durationS: MODE.durationS, warmupS: 1 });
@@ -393,9 +394,10 @@ async function measureWith(servers: Servers, floor: StaticHttp2Server, redis: Re
       decisionsPerCall: 1,
     },
     {
-      name: `CheckLimit over CheckLimitStream, Redis, paced at ${LOW_RATE}/s by one SDK client (client CPU ${lowStream.clientCpuUs.toFixed(0)} µs/check)`,
+      name: `CheckLimit over CheckLimitStream, Redis, paced at ${LOW_RATE}/s by one SDK client${lowStream ? ` (client CPU ${lowStream.clientCpuUs.toFixed(0)} µs/check)` : ''}`,
       result: lowStream,
       decisionsPerCall: 1,
+      pending: 'full run only',
     },
     { name: `CheckLimit (user), Redis, paced at ${LOW_RATE}/s by a Node client${low.notOk}`, result: low.result, decisionsPerCall: 1 },
     { name: `Health/Check, paced at ${LOW_RATE}/s by a Node client${lowCeiling.notOk}`, result: lowCeiling.result, decisionsPerCall: 0 },
