@@ -29,8 +29,7 @@ export const STREAM_MAX_AGE_MS = 30_000;
 interface Pending {
   resolve(res: CheckLimitResponse): void;
   reject(err: FloodgateError): void;
-  /** performance.now() times. */
-  sentAt: number;
+  /** performance.now() time. */
   deadlineAt: number;
 }
 
@@ -85,10 +84,9 @@ export class CheckStream {
       return Promise.reject(FloodgateError.invalid('request', `cannot be encoded: ${err instanceof Error ? err.message : String(err)}`));
     }
     return new Promise<CheckLimitResponse>((resolve, reject) => {
-      const sentAt = performance.now();
-      const deadlineAt = sentAt + deadlineMs;
-      stream.pending.set(id, { resolve, reject, sentAt, deadlineAt });
-      stream.checkedAt = sentAt;
+      stream.checkedAt = performance.now();
+      const deadlineAt = stream.checkedAt + deadlineMs;
+      stream.pending.set(id, { resolve, reject, deadlineAt });
       this.deadlinesOf(stream, deadlineMs).add(id, deadlineAt);
       if (stream.unsent.push(bytes) === 1) setImmediate(() => this.flush(stream));
     });
@@ -108,7 +106,7 @@ export class CheckStream {
     if (!p || p.deadlineAt !== deadlineAt) return; // answered in time
     stream.pending.delete(id);
     p.reject(new FloodgateError(status.DEADLINE_EXCEEDED, `no answer from Floodgate at ${this.address} within ${deadlineMs} ms`));
-    if (stream.answeredAt < p.sentAt) this.end(stream, FloodgateError.unavailable(`the check stream to ${this.address} answered nothing for ${deadlineMs} ms: replaced`));
+    if (stream.answeredAt < deadlineAt - deadlineMs) this.end(stream, FloodgateError.unavailable(`the check stream to ${this.address} answered nothing for ${deadlineMs} ms: replaced`));
     else this.idleSoon(stream);
   }
 
@@ -165,7 +163,7 @@ export class CheckStream {
         if (!p) continue; // its deadline passed
         stream.pending.delete(answer.id);
         if (answer.response) p.resolve(answer.response);
-        else p.reject(new FloodgateError(codeOf(answer.error?.code), answer.error?.message ?? 'no answer'));
+        else p.reject(FloodgateError.fromItem(answer.error ?? { code: 'INTERNAL', message: 'no answer' }));
       }
       this.idleSoon(stream);
     });
@@ -195,9 +193,4 @@ export class CheckStream {
     while (stream.pending.get(this.nextId) !== undefined);
     return this.nextId;
   }
-}
-
-function codeOf(name: string | undefined): status {
-  const code = (status as unknown as Record<string, status | undefined>)[name ?? ''];
-  return typeof code === 'number' ? code : status.INTERNAL;
 }

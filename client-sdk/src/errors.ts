@@ -60,6 +60,12 @@ export class FloodgateError extends Error {
     return new FloodgateError(status.INTERNAL, err instanceof Error ? err.message : String(err));
   }
 
+  /** A batch item's or a streamed check's error (`{ code: "NOT_FOUND", message }`) as a FloodgateError. */
+  static fromItem(item: { code: string; message: string }): FloodgateError {
+    const code = (status as unknown as Record<string, status | undefined>)[item.code];
+    return new FloodgateError(typeof code === 'number' ? code : status.INTERNAL, item.message);
+  }
+
   get codeName(): string {
     return status[this.code] ?? 'UNKNOWN';
   }

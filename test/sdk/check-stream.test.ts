@@ -6,11 +6,12 @@ import {
   Reason,
   type CheckLimitStreamRequest,
 } from '@floodgate/client';
-import { Client, credentials, Server, ServerCredentials, status, type ServerDuplexStream, type ServiceDefinition } from '@grpc/grpc-js';
+import { Client, credentials, status, type ServerDuplexStream } from '@grpc/grpc-js';
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CheckStream, IDLE_STREAM_MS } from '../../client-sdk/src/check-stream.js';
 import { eventually } from '../support/eventually.js';
+import { answerAll, fakeGrpcServer } from '../support/fake-grpc.js';
 import { RedisServer } from '../support/redis-server.js';
 import { ROOT, ServerProcess } from '../support/server-process.js';
 import { grpcStack } from '../support/stack.js';
@@ -20,7 +21,7 @@ const ALLOW = { allowed: true, reason: Reason.REASON_OK, statuses: [], policy: '
 type StreamCall = ServerDuplexStream<CheckLimitStreamRequest, CheckLimitStreamResponse>;
 
 /** An empty allow for each of the message's checks. */
-const allowAll = (m: CheckLimitStreamRequest) => CheckLimitStreamResponse.fromPartial({ decisions: m.checks.map((c) => ({ id: c.id, response: ALLOW })) });
+const allowAll = (m: CheckLimitStreamRequest) => answerAll(m, ALLOW);
 
 /**
  * A stream handler that allows every check `answerAfterMs` after it came, counts the streams it
@@ -41,13 +42,8 @@ function allowingStreams(answerAfterMs = 0, endAfterMs = 0) {
   return { counts, handler };
 }
 
-/** A real gRPC server with the given RateLimitService handlers; counts what reaches it. */
-async function fakeServer(handlers: Record<string, unknown>): Promise<{ address: string; close(): void }> {
-  const server = new Server();
-  server.addService(RateLimitServiceService as unknown as ServiceDefinition, handlers as never);
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
-  return { address: `127.0.0.1:${port}`, close: () => server.forceShutdown() };
-}
+/** A real gRPC server with the given RateLimitService handlers. */
+const fakeServer = (handlers: object) => fakeGrpcServer([[RateLimitServiceService, handlers]]);
 
 describe('checkLimit over CheckLimitStream', () => {
   const redisUrl = inject('redisUrl');
@@ -80,7 +76,7 @@ describe('the check stream when things go wrong', () => {
     let streams = 0;
     // The first stream is stuck for good; later ones answer.
     const server = await fakeServer({
-      checkLimitStream: (call: ServerDuplexStream<CheckLimitStreamRequest, CheckLimitStreamResponse>) => {
+      checkLimitStream: (call: StreamCall) => {
         const stuck = ++streams === 1;
         call.on('data', (m: CheckLimitStreamRequest) => stuck || call.write(allowAll(m)));
         call.on('end', () => call.end());
@@ -103,7 +99,7 @@ describe('the check stream when things go wrong', () => {
   it('settles each check at its own deadline when checks with different deadlines are in flight', async () => {
     // Answers only the checks of user "answered": the stream is alive, the other checks just slow.
     const server = await fakeServer({
-      checkLimitStream: (call: ServerDuplexStream<CheckLimitStreamRequest, CheckLimitStreamResponse>) =>
+      checkLimitStream: (call: StreamCall) =>
         call.on('data', (m: CheckLimitStreamRequest) => {
           const decisions = m.checks.filter((c) => c.check?.userId === 'answered').map((c) => ({ id: c.id, response: ALLOW }));
           if (decisions.length) call.write(CheckLimitStreamResponse.fromPartial({ decisions }));

@@ -1,6 +1,5 @@
 import {
   AdminServiceService,
-  CheckLimitResponse,
   createClient,
   FloodgateError,
   RateLimitServiceService,
@@ -9,8 +8,9 @@ import {
   type CheckLimitStreamResponse,
   type FloodgateClient,
 } from '@floodgate/client';
-import { Server, ServerCredentials, status, type ServerDuplexStream, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { status, type ServerDuplexStream, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { answerAll, fakeGrpcServer } from '../support/fake-grpc.js';
 
 const TOKEN = 's3cret';
 const seen: Array<{ method: string; authorization: string | undefined }> = [];
@@ -27,9 +27,7 @@ function recording(def: Record<string, { requestStream: boolean; responseDeseria
       m.requestStream
         ? (call: ServerDuplexStream<CheckLimitStreamRequest, CheckLimitStreamResponse>) => {
             seen.push({ method, authorization: call.metadata.get('authorization')[0] as string | undefined });
-            call.on('data', (req: CheckLimitStreamRequest) =>
-              call.write({ decisions: req.checks.map((c) => ({ id: c.id, response: CheckLimitResponse.fromPartial({}), error: undefined })) }),
-            );
+            call.on('data', (req: CheckLimitStreamRequest) => call.write(answerAll(req, {})));
             call.on('end', () => call.end());
           }
         : (call: { metadata: { get(k: string): unknown[] } }, cb: (err: object | null, res?: unknown) => void) => {
@@ -42,19 +40,18 @@ function recording(def: Record<string, { requestStream: boolean; responseDeseria
   );
 }
 
-const server = new Server();
+let server: Awaited<ReturnType<typeof fakeGrpcServer>>;
 let address: string;
 
 beforeAll(async () => {
-  server.addService(RateLimitServiceService as unknown as ServiceDefinition, recording(RateLimitServiceService, false));
-  server.addService(TrackingServiceService as unknown as ServiceDefinition, recording(TrackingServiceService, false));
-  server.addService(AdminServiceService as unknown as ServiceDefinition, recording(AdminServiceService, true));
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
-  );
-  address = `127.0.0.1:${port}`;
+  server = await fakeGrpcServer([
+    [RateLimitServiceService, recording(RateLimitServiceService, false)],
+    [TrackingServiceService, recording(TrackingServiceService, false)],
+    [AdminServiceService, recording(AdminServiceService, true)],
+  ]);
+  address = server.address;
 });
-afterAll(() => server.forceShutdown());
+afterAll(() => server.close());
 beforeEach(() => {
   seen.length = 0;
 });

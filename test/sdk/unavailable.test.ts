@@ -1,16 +1,17 @@
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import {
-  CheckLimitStreamResponse,
   createClient,
   FloodgateError,
   RateLimitServiceService,
   Reason,
   type CheckLimitStreamRequest,
+  type CheckLimitStreamResponse,
   type CheckTransport,
   type UnavailableEvent,
 } from '@floodgate/client';
-import { Server, ServerCredentials, status, type ServerDuplexStream } from '@grpc/grpc-js';
+import { status, type ServerDuplexStream } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { answerAll, fakeGrpcServer } from '../support/fake-grpc.js';
 import { freePort } from '../support/redis-server.js';
 import { ServerProcess } from '../support/server-process.js';
 
@@ -40,19 +41,15 @@ const ALLOW = { allowed: true, reason: Reason.REASON_OK, statuses: [], policy: '
 
 /** A real gRPC server whose handlers answer only while `answering.on` (an empty allow), on the check stream too. */
 async function hangingGrpcServer(answering = { on: false }): Promise<{ address: string; close(): Promise<void> }> {
-  const server = new Server();
   const maybe = (_call: unknown, cb: (err: null, res: object) => void) => {
     if (answering.on) cb(null, ALLOW);
   };
   const checkLimitStream = (call: ServerDuplexStream<CheckLimitStreamRequest, CheckLimitStreamResponse>) => {
-    call.on('data', (m: CheckLimitStreamRequest) => answering.on && call.write(CheckLimitStreamResponse.fromPartial({ decisions: m.checks.map((c) => ({ id: c.id, response: ALLOW })) })));
+    call.on('data', (m: CheckLimitStreamRequest) => answering.on && call.write(answerAll(m, ALLOW)));
     call.on('end', () => call.end());
   };
-  server.addService(RateLimitServiceService, { checkLimit: maybe, checkLimits: maybe, getLimitStatus: maybe, checkLimitStream });
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
-  );
-  return { address: `127.0.0.1:${port}`, close: async () => server.forceShutdown() };
+  const server = await fakeGrpcServer([[RateLimitServiceService, { checkLimit: maybe, checkLimits: maybe, getLimitStatus: maybe, checkLimitStream }]]);
+  return { address: server.address, close: async () => server.close() };
 }
 
 /** An address where a Floodgate process ran and was stopped: nothing listens there now. */

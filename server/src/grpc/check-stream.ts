@@ -90,17 +90,14 @@ class OpenStream {
   private closeError: FloodgateError | null = null;
   private ended = false;
 
-  private readonly limiter: RateLimiter;
-  private readonly log: Logger;
-  private readonly observer: RpcObserver | undefined;
-  private readonly maxPending: number;
+  private readonly deps: CheckStreamDeps;
 
   constructor(
     private readonly call: Call,
     private readonly streams: CheckStreams,
     private readonly onEnded: () => void,
   ) {
-    ({ limiter: this.limiter, log: this.log, observer: this.observer, maxPending: this.maxPending = MAX_PENDING_PER_STREAM } = streams.deps);
+    this.deps = streams.deps;
     call.on('data', this.onMessage);
     call.on('drain', this.throttle);
     // The client has sent its last check: answer those in flight, then end with OK.
@@ -129,7 +126,7 @@ class OpenStream {
     if (this.closing) return this.answerError(id, FloodgateError.unavailable('Floodgate is shutting down: reopen the stream'), started, requestId);
     let decided: Promise<CheckLimitResponse>;
     try {
-      decided = this.limiter.check(check ?? missingCheck());
+      decided = this.deps.limiter.check(check ?? missingCheck());
     } catch (err) {
       decided = Promise.reject(err);
     }
@@ -138,7 +135,7 @@ class OpenStream {
       (response) => {
         this.inFlight--;
         this.answer({ id, response, error: undefined });
-        this.observer?.rpc(CHECK_STREAM_PATH, status.OK, (performance.now() - started) / 1000);
+        this.deps.observer?.rpc(CHECK_STREAM_PATH, status.OK, (performance.now() - started) / 1000);
       },
       (err: unknown) => {
         this.inFlight--;
@@ -147,14 +144,15 @@ class OpenStream {
     );
   }
 
-  private answerError(id: number, err: unknown, started: number, requestId: string): void {
+  private answerError(id: number, err: unknown, started: number, givenRequestId: string): void {
     const e = err instanceof FloodgateError ? err : undefined;
-    const log = this.log.child({ requestId: requestIdFrom(requestId), method: 'CheckLimitStream', checkId: id });
+    const requestId = requestIdFrom(givenRequestId);
+    const log = this.deps.log.child({ requestId, method: 'CheckLimitStream', checkId: id });
     if (e) log.debug({ code: e.codeName, err: e.message }, 'check failed');
     else log.error({ err }, 'check failed unexpectedly');
-    const error = e ?? new FloodgateError(status.INTERNAL, `internal error (request id ${requestIdFrom(requestId)})`);
+    const error = e ?? new FloodgateError(status.INTERNAL, `internal error (request id ${requestId})`);
     this.answer({ id, response: undefined, error: { code: error.codeName, message: error.message } });
-    this.observer?.rpc(CHECK_STREAM_PATH, error.code, (performance.now() - started) / 1000);
+    this.deps.observer?.rpc(CHECK_STREAM_PATH, error.code, (performance.now() - started) / 1000);
   }
 
   private answer(decision: StreamedDecision): void {
@@ -180,7 +178,7 @@ class OpenStream {
   private readonly throttle = (): void => {
     // Messages grpc-js has yet to hand to HTTP/2 count as one check each: a floor, not a tally.
     const pending = this.inFlight + this.outbox.length + this.call.writableLength;
-    const { maxPending } = this;
+    const { maxPending = MAX_PENDING_PER_STREAM } = this.deps;
     if (pending > this.streams.peakPending) this.streams.peakPending = pending;
     if (pending >= maxPending) this.call.pause();
     else if (pending < maxPending / 2 && this.call.isPaused()) this.call.resume();

@@ -144,7 +144,8 @@ export class Coalescer {
       const block = blocked.get(at(i, 1))!;
       if (block instanceof Error) settled[i] = block;
       else if (block && at(i, 8) !== MODE_CODE.refund) settled[i] = blockedOutcome();
-      else byStateKey.set(at(i, 0), [...(byStateKey.get(at(i, 0)) ?? []), i]);
+      else if (byStateKey.has(at(i, 0))) byStateKey.get(at(i, 0))!.push(i);
+      else byStateKey.set(at(i, 0), [i]);
     }
     await Promise.all(
       [...byStateKey].map(async ([stateKey, decisions]) => {

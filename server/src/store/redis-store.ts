@@ -25,22 +25,11 @@ export class RedisStore implements Store {
       Object.values(ALGORITHM_IMPLS).map((algorithm) => [algorithm.name, new RedisScript(client, `fg_${algorithm.name}`, scriptOf(algorithm))]),
     );
     this.coalescer = new Coalescer(
-      (algorithm, keys, decisions) =>
-        this.bounded(scripts.get(algorithm.name)!.run<number[]>(keys, [decisions])).catch((err: unknown) => {
-          throw storeError(err);
-        }),
+      (algorithm, keys, decisions) => this.bounded(scripts.get(algorithm.name)!.run<number[]>(keys, [decisions])),
       MAX_DECISIONS_PER_SCRIPT,
       (send) => inOneWrite(client, send),
       // Only a Cluster moves slots.
-      client instanceof Cluster
-        ? (key) =>
-            this.bounded(client.exists(key)).then(
-              (n) => n === 1,
-              (err: unknown) => {
-                throw storeError(err);
-              },
-            )
-        : undefined,
+      client instanceof Cluster ? (key) => this.bounded(client.exists(key)).then((n) => n === 1) : undefined,
     );
   }
 
@@ -98,11 +87,14 @@ export class RedisStore implements Store {
   }
 
   /**
-   * One timer per script call, not per decision. ioredis's command timeout covers a command on
-   * its connection; this also covers a Cluster's redirections and retries while a node is down.
+   * A call to Redis within the call timeout, failing as the one store error (storeError). One
+   * timer per script call, not per decision. ioredis's command timeout covers a command on its
+   * connection; this also covers a Cluster's redirections and retries while a node is down.
    */
   private bounded<T>(p: Promise<T>): Promise<T> {
-    return withDeadline(p, this.callTimeoutMs, () => FloodgateError.unavailable(`store did not answer within ${this.callTimeoutMs} ms`));
+    return withDeadline(p, this.callTimeoutMs, () => FloodgateError.unavailable(`store did not answer within ${this.callTimeoutMs} ms`)).catch((err: unknown) => {
+      throw storeError(err);
+    });
   }
 
   async close(): Promise<void> {
