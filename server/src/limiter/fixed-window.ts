@@ -13,15 +13,16 @@ interface FixedState {
 export const fixedWindow: Algorithm<FixedState> = {
   name: 'fixed_window',
   keySuffix: 'fw',
+  fields: ['w', 'n'],
   lua: `
 local ws = math.floor(now / window) * window
-local f = redis.call('HMGET', key, 'w', 'n')
+local f = get(key)
 local w = tonumber(f[1])
 local n = tonumber(f[2]) or 0
 if mode == 2 then
   if w == ws then
     n = n - cost
-    if n > 0 then redis.call('HSET', key, 'n', n) else redis.call('DEL', key) end
+    if n > 0 then save(key, nil, w, n) else drop(key) end
   end
   return {1, 0, 0, 0}
 end
@@ -32,8 +33,7 @@ if n + cost <= limit then
   local after = n
   if mode == 0 and cost > 0 then
     after = n + cost
-    redis.call('HSET', key, 'w', ws, 'n', after)
-    redis.call('PEXPIRE', key, left + ttl_slack)
+    save(key, left + ttl_slack, ws, after)
   end
   local reset = 0
   if after > 0 then reset = left end

@@ -18,18 +18,19 @@ interface CounterState {
 export const slidingWindow: Algorithm<CounterState> = {
   name: 'sliding_window',
   keySuffix: 'sw',
+  fields: ['w', 'c', 'p'],
   lua: `
 local ws = math.floor(now / window) * window
-local f = redis.call('HMGET', key, 'w', 'c', 'p')
+local f = get(key)
 local w = tonumber(f[1])
 local cur = tonumber(f[2]) or 0
 local prev = tonumber(f[3]) or 0
 if mode == 2 then
   -- A replica with a clock ahead may have rolled the window: then our units sit in prev.
   if w == ws then
-    redis.call('HSET', key, 'c', math.max(0, cur - cost))
+    save(key, nil, w, math.max(0, cur - cost), prev)
   elseif w == ws + window then
-    redis.call('HSET', key, 'p', math.max(0, prev - cost))
+    save(key, nil, w, cur, math.max(0, prev - cost))
   end
   return {1, 0, 0, 0}
 end
@@ -49,8 +50,7 @@ if used + cost * window <= cap then
   local after = cur
   if mode == 0 and cost > 0 then
     after = cur + cost
-    redis.call('HSET', key, 'w', ws, 'c', after, 'p', prev)
-    redis.call('PEXPIRE', key, ws + 2 * window - now + ttl_slack)
+    save(key, ws + 2 * window - now + ttl_slack, ws, after, prev)
   end
   local reset = 0
   if after > 0 then reset = ws + 2 * window - now elseif prev > 0 then reset = ws + window - now end

@@ -13,8 +13,9 @@ interface BucketState {
 export const tokenBucket: Algorithm<BucketState> = {
   name: 'token_bucket',
   keySuffix: 'tb',
+  fields: ['u', 't'],
   lua: `
-local f = redis.call('HMGET', key, 'u', 't')
+local f = get(key)
 local t = tonumber(f[2]) or now
 -- max(t, now): a replica whose clock runs behind must not refill tokens twice.
 local used = math.max(0, (tonumber(f[1]) or 0) - math.max(0, now - t) * limit)
@@ -24,10 +25,9 @@ if mode == 2 then
   if f[1] then
     used = math.max(0, used - need)
     if used > 0 then
-      redis.call('HSET', key, 'u', used, 't', math.max(t, now))
-      redis.call('PEXPIRE', key, math.ceil(used / limit) + ttl_slack)
+      save(key, math.ceil(used / limit) + ttl_slack, used, math.max(t, now))
     else
-      redis.call('DEL', key)
+      drop(key)
     end
   end
   return {1, 0, 0, 0}
@@ -36,8 +36,7 @@ if used + need <= cap then
   local after = used
   if mode == 0 and cost > 0 then
     after = used + need
-    redis.call('HSET', key, 'u', after, 't', math.max(t, now))
-    redis.call('PEXPIRE', key, math.ceil(after / limit) + ttl_slack)
+    save(key, math.ceil(after / limit) + ttl_slack, after, math.max(t, now))
   end
   return {1, math.floor((cap - used - need) / window), math.ceil(after / limit), 0}
 end
