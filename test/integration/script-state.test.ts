@@ -51,9 +51,9 @@ describe('decisions on one key in one script call', () => {
     '%s: answer and leave in Redis what the same decisions one script call each do (state, TTL)',
     async (name) => {
       const algorithm = ALGORITHM_IMPLS[name];
-      const script = new RedisScript(store.client, `test_${name}`, scriptOf(algorithm));
+      const scripts = [false, true].map((many) => new RedisScript(store.client, `test_${name}`, scriptOf(algorithm, many)));
       let scriptCalls = 0;
-      const coalescer = new Coalescer((_, ks, decisions) => (scriptCalls++, script.run<number[]>(ks, [decisions])), 1_000);
+      const coalescer = new Coalescer((_, ks, decisions, many) => (scriptCalls++, scripts[Number(many)]!.run<number[]>(ks, [decisions])), 1_000);
 
       await fc.assert(
         fc.asyncProperty(fc.integer({ min: 1, max: 8 }), fc.array(step, { maxLength: 12 }), fc.array(step, { minLength: 2, maxLength: 60 }), async (limit, history, batch) => {

@@ -39,6 +39,9 @@ export interface MemoryResult<S> {
  * algorithm whose state is one hash names its `fields` and never touches the hash itself: it reads
  * with get(key) (the fields' values in that order, as HMGET gives them), writes with
  * save(key, ttl_ms or nil, values...) (nil keeps the key's TTL) and deletes with drop(key).
+ * Any other sends its reads of the key through read(id, command, key, ...), its writes through
+ * write(command, key, ...) and its trims of a sorted set through trim_scores(key, bound); TTLs
+ * it sets with redis.call.
  */
 export interface Algorithm<S = unknown> {
   readonly name: AlgorithmName;
@@ -71,17 +74,23 @@ export const VALUES_PER_DECISION = 9;
  * member and mode. The reply is 4 numbers per decision. Several decisions on keys of one hash
  * tag thus run as one script call, atomically and in arrival order (see store/coalescer.ts).
  *
- * A hash state is read once per key and call and written once at its end, whatever the number
- * of decisions on it: a hot key's decisions cost Redis Lua arithmetic, not four commands each.
- * What Redis holds afterwards is what the decisions one by one would have left (the last values
- * and TTL written; a deletion, then what was written after it). The block key is still asked
- * once per decision: Redis's own count of EXISTS is how the benchmarks prove who decided.
+ * On a key more than one decision of the call is on (a hot key under a flood), a hash state is
+ * read once and written once at the end of the call, and any other state's reads are answered
+ * from the call's memory until a write to the key: its decisions cost Lua arithmetic, not
+ * several Redis commands each. What Redis holds afterwards is what the decisions one by one
+ * would have left (the last values and TTL written; a deletion, then what was written after
+ * it). A lone decision's commands go straight to Redis, as keeping them would cost more than it
+ * saves; a call of one decision runs the script made with `manyDecisions` false, which keeps
+ * nothing. The block key is still asked once per decision: Redis's own count of EXISTS is how
+ * the benchmarks prove who decided.
  */
-export function scriptOf(algorithm: Pick<Algorithm, 'lua' | 'fields'>): string {
+export function scriptOf(algorithm: Pick<Algorithm, 'lua' | 'fields'>, manyDecisions: boolean): string {
   const fields = algorithm.fields;
+  const helpers = fields ? hashState(fields, manyDecisions) : memoizedReads(manyDecisions);
   return `
 local ttl_slack = ${TTL_SLACK_MS}
-${fields ? hashState(fields) : ''}
+local shared = {}
+${helpers}
 local function decide(key, block, now, window, limit, cost, burst, member, mode)
   if mode ~= 2 and block and redis.call('EXISTS', block) == 1 then
     return {-1, 0, 0, 0}
@@ -89,6 +98,7 @@ local function decide(key, block, now, window, limit, cost, burst, member, mode)
 ${algorithm.lua}
 end
 local d = cmsgpack.unpack(ARGV[1])
+${manyDecisions ? SHARED_KEYS : ''}
 local out = {}
 for i = 1, #d / ${VALUES_PER_DECISION} do
   local a = (i - 1) * ${VALUES_PER_DECISION}
@@ -96,33 +106,105 @@ for i = 1, #d / ${VALUES_PER_DECISION} do
   local o = (i - 1) * 4
   out[o + 1], out[o + 2], out[o + 3], out[o + 4] = r[1], r[2], r[3], r[4]
 end
-${fields ? 'write_back()' : ''}
+${fields && manyDecisions ? 'write_back()' : ''}
 return out
 `;
 }
 
-/** get/save/drop over a per-call copy of each hash state, and write_back, which stores the copies changed. */
-function hashState(fields: readonly string[]): string {
+/** Marks in `shared` the keys more than one decision of the call is on. */
+const SHARED_KEYS = `
+local seen = {}
+for i = 1, #d, ${VALUES_PER_DECISION} do
+  local key = KEYS[d[i]]
+  if seen[key] then shared[key] = true else seen[key] = true end
+end`;
+
+/**
+ * read/write/trim_scores over the call's memory of each shared key: a read's answer is kept
+ * under the id the body gives it (the same id at an unchanged state must mean the same answer)
+ * until a write to the key.
+ */
+function memoizedReads(manyDecisions: boolean): string {
+  if (!manyDecisions) {
+    return `
+local function read(id, command, key, ...) return redis.call(command, key, ...) end
+local function write(command, key, ...) return redis.call(command, key, ...) end
+local function trim_scores(key, bound) return redis.call('ZREMRANGEBYSCORE', key, '-inf', bound) end`;
+  }
   return `
-local fields = {${fields.map((f) => `'${f}'`).join(', ')}}
+local answers = {}
+local function known_of(key)
+  local known = answers[key]
+  if not known then
+    known = {}
+    answers[key] = known
+  end
+  return known
+end
+local function read(id, command, key, ...)
+  if not shared[key] then return redis.call(command, key, ...) end
+  local known = known_of(key)
+  local answer = known[id]
+  if answer == nil then
+    answer = redis.call(command, key, ...)
+    known[id] = answer
+  end
+  return answer
+end
+local function write(command, key, ...)
+  answers[key] = nil
+  return redis.call(command, key, ...)
+end
+-- Removes a sorted set's entries scored at or below bound; a repeat at an unchanged state removes nothing.
+local function trim_scores(key, bound)
+  if not shared[key] then return redis.call('ZREMRANGEBYSCORE', key, '-inf', bound) end
+  if answers[key] and answers[key].trimmed == bound then return 0 end
+  local removed = redis.call('ZREMRANGEBYSCORE', key, '-inf', bound)
+  if removed > 0 then answers[key] = nil end
+  known_of(key).trimmed = bound
+  return removed
+end`;
+}
+
+/** get/save/drop over the call's copy of each shared key's hash, and write_back, which stores the copies changed. */
+function hashState(fields: readonly string[], manyDecisions: boolean): string {
+  const names = fields.map((f) => `'${f}'`).join(', ');
+  const values = fields.map((_, i) => `v${i + 1}`).join(', ');
+  const pairs = fields.map((f, i) => `'${f}', v${i + 1}`).join(', ');
+  const store = `
+local function store(key, ttl, ${values})
+  redis.call('HSET', key, ${pairs})
+  -- nil keeps the key's TTL: only refunds, which never recreate a key, pass it.
+  if ttl then redis.call('PEXPIRE', key, ttl) end
+end`;
+  if (!manyDecisions) {
+    return `${store}
+local function get(key) return redis.call('HMGET', key, ${names}) end
+local save = store
+local function drop(key) redis.call('DEL', key) end`;
+  }
+  return `${store}
 local states = {}
 local touched = {}
 local function get(key)
+  if not shared[key] then return redis.call('HMGET', key, ${names}) end
   local s = states[key]
   if not s then
-    s = {f = redis.call('HMGET', key, unpack(fields))}
+    s = {f = redis.call('HMGET', key, ${names})}
     states[key] = s
     touched[#touched + 1] = key
   end
   return s.f
 end
-local function save(key, ttl, ...)
+local function save(key, ttl, ${values})
+  if not shared[key] then return store(key, ttl, ${values}) end
   local s = states[key]
-  s.f = {...}
+  s.f = {${values}}
   s.dirty = true
   if ttl then s.ttl = ttl end
 end
 local function drop(key)
+  if not shared[key] then return redis.call('DEL', key) end
   local s = states[key]
   s.f = {}
   s.dirty = false
@@ -133,18 +215,7 @@ local function write_back()
   for _, key in ipairs(touched) do
     local s = states[key]
     if s.deleted then redis.call('DEL', key) end
-    if s.dirty then
-      local args = {}
-      for i = 1, #fields do
-        if s.f[i] then
-          args[#args + 1] = fields[i]
-          args[#args + 1] = s.f[i]
-        end
-      end
-      redis.call('HSET', key, unpack(args))
-      -- Bodies save a recreated key with a TTL: only a refund keeps the one it has.
-      if s.ttl then redis.call('PEXPIRE', key, s.ttl) end
-    end
+    if s.dirty then store(key, s.ttl, unpack(s.f, 1, ${fields.length})) end
   end
 end`;
 }

@@ -12,27 +12,28 @@ export const slidingLog: Algorithm<LogState> = {
   keySuffix: 'sl',
   lua: `
 if mode == 2 then
-  for i = 1, cost do redis.call('ZREM', key, member .. ':' .. i) end
+  for i = 1, cost do write('ZREM', key, member .. ':' .. i) end
   return {1, 0, 0, 0}
 end
-redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-local count = redis.call('ZCARD', key)
+trim_scores(key, now - window)
+local count = read('count', 'ZCARD', key)
 if count + cost <= limit then
   if mode == 0 and cost > 0 then
-    for i = 1, cost do redis.call('ZADD', key, now, member .. ':' .. i) end
+    for i = 1, cost do write('ZADD', key, now, member .. ':' .. i) end
     redis.call('PEXPIRE', key, window + ttl_slack)
   end
   local reset = 0
   if mode == 0 and cost > 0 then
     reset = window
   elseif count > 0 then
-    local newest = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+    local newest = read('newest', 'ZRANGE', key, -1, -1, 'WITHSCORES')
     reset = tonumber(newest[2]) + window - now
   end
   return {1, limit - count - cost, reset, 0}
 end
-local need = redis.call('ZRANGE', key, count + cost - limit - 1, count + cost - limit - 1, 'WITHSCORES')
-local newest = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+-- Its id is its rank: the entry the request waits for.
+local need = read(count + cost - limit - 1, 'ZRANGE', key, count + cost - limit - 1, count + cost - limit - 1, 'WITHSCORES')
+local newest = read('newest', 'ZRANGE', key, -1, -1, 'WITHSCORES')
 return {0, math.max(0, limit - count), tonumber(newest[2]) + window - now, tonumber(need[2]) + window - now}
 `,
   memory(state, now, { limit, windowMs, cost, member }, mode) {

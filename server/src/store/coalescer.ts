@@ -4,8 +4,11 @@ import { packArray } from './msgpack.js';
 import { ScriptKeys } from './redis-script.js';
 import { SLOT_MOVING, type LimitCall } from './store.js';
 
-/** Runs an algorithm's script (see scriptOf) with its KEYS and packed decisions; resolves with its flat reply. */
-export type ScriptRunner = (algorithm: Algorithm<any>, keys: string[], decisions: Buffer) => Promise<number[]>;
+/**
+ * Runs an algorithm's script (see scriptOf: the one for many decisions when `many`) with its
+ * KEYS and packed decisions; resolves with its flat reply.
+ */
+export type ScriptRunner = (algorithm: Algorithm<any>, keys: string[], decisions: Buffer, many: boolean) => Promise<number[]>;
 
 /** Whether a key exists (a subject's block key), for decisions made key by key. */
 export type KeyProbe = (key: string) => Promise<boolean>;
@@ -108,7 +111,7 @@ export class Coalescer {
       request.settled[indexes[i]!] = value;
       if (--request.pending === 0) request.resolve(request.settled);
     };
-    this.run(algorithm, keys.keys, packArray(values)).then(
+    this.run(algorithm, keys.keys, packArray(values), requests.length > 1).then(
       (reply) => {
         for (let i = 0; i < requests.length; i++) settle(i, toOutcome(reply, i * 4));
       },
@@ -157,7 +160,7 @@ export class Coalescer {
           single.push(...v);
         }
         try {
-          const reply = await this.run(algorithm, [keys.keys[stateKey - 1]!], packArray(single));
+          const reply = await this.run(algorithm, [keys.keys[stateKey - 1]!], packArray(single), decisions.length > 1);
           decisions.forEach((i, j) => (settled[i] = toOutcome(reply, j * 4)));
         } catch (err) {
           for (const i of decisions) settled[i] = err as Error;

@@ -1,7 +1,7 @@
 import { FloodgateError } from '@floodgate/client';
 import { Cluster } from 'ioredis';
 import { withDeadline } from '../deadline.js';
-import { scriptOf, type LimitOutcome } from '../limiter/algorithm.js';
+import { scriptOf, type Algorithm, type LimitOutcome } from '../limiter/algorithm.js';
 import { ALGORITHM_IMPLS } from '../limiter/algorithms.js';
 import { Coalescer, type Settled } from './coalescer.js';
 import { createRedisClient, describeTarget, inOneWrite, type RedisClient, type RedisConnectionOptions } from './redis-connection.js';
@@ -21,11 +21,11 @@ export class RedisStore implements Store {
     /** Bounds every script call and ping, Cluster redirections and retries included. */
     private readonly callTimeoutMs: number,
   ) {
-    const scripts = new Map(
-      Object.values(ALGORITHM_IMPLS).map((algorithm) => [algorithm.name, new RedisScript(client, `fg_${algorithm.name}`, scriptOf(algorithm))]),
-    );
+    // Both variants report under the algorithm's one name.
+    const script = (algorithm: Algorithm<any>, many: boolean) => new RedisScript(client, `fg_${algorithm.name}`, scriptOf(algorithm, many));
+    const scripts = new Map(Object.values(ALGORITHM_IMPLS).map((a) => [a.name, { one: script(a, false), many: script(a, true) }]));
     this.coalescer = new Coalescer(
-      (algorithm, keys, decisions) => this.bounded(scripts.get(algorithm.name)!.run<number[]>(keys, [decisions])),
+      (algorithm, keys, decisions, many) => this.bounded(scripts.get(algorithm.name)![many ? 'many' : 'one'].run<number[]>(keys, [decisions])),
       MAX_DECISIONS_PER_SCRIPT,
       (send) => inOneWrite(client, send),
       // Only a Cluster moves slots.
