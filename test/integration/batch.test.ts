@@ -50,11 +50,6 @@ async function scriptCalls(): Promise<number> {
 }
 
 describe('CheckLimits against real Redis', () => {
-  beforeAll(async () => {
-    // Load every script once, so no NOSCRIPT retry shows up in the counts below.
-    for (const name of ['wide', 'narrow-ip', 'fixed', 'counter']) await stack.client.checkLimit({ policy: name, userId: 'warm-up', ip: '192.0.2.250' });
-  });
-
   it('sends a whole batch to Redis in one round trip, not one per check', async () => {
     const checks = Array.from({ length: 400 }, (_, i) => ({ policy: ['wide', 'fixed', 'counter'][i % 3]!, userId: `batch-${i}`, ip: '192.0.2.1' }));
     const before = await scriptCalls();

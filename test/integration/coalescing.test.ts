@@ -32,8 +32,6 @@ function call(user: string, algorithm: AlgorithmName, limit: number, member: str
 
 describe('decisions on one hash tag in one event-loop turn run as one script call', () => {
   it('250 concurrent checks of one user: 3 script calls (at most 100 decisions each), exactly the limit allowed, in arrival order', async () => {
-    // Load the script first, so no NOSCRIPT retry shows in the count.
-    await store.limit([call('warm-up', 'sliding_log', 1, 'w')], 1_000);
     const before = await scriptCalls(store.client);
     const outcomes = await Promise.all(Array.from({ length: 250 }, (_, i) => store.limit([call('hot', 'sliding_log', 20, `m${i}`)], 1_000)));
     expect((await scriptCalls(store.client)) - before).toBe(3);
@@ -44,7 +42,6 @@ describe('decisions on one hash tag in one event-loop turn run as one script cal
   });
 
   it('keeps users and algorithms apart: one script call per (hash tag, algorithm), each decided on its own key', async () => {
-    for (const a of ['fixed_window', 'token_bucket'] as const) await store.limit([call('warm-up', a, 1, 'w')], 1_000);
     const before = await scriptCalls(store.client);
     const batch = [
       ...Array.from({ length: 6 }, (_, i) => call('a', 'fixed_window', 3, `a${i}`)),
@@ -62,8 +59,6 @@ describe('decisions on one hash tag in one event-loop turn run as one script cal
 
   it("Redis's own EXISTS count is its count of decisions, coalesced or not (what the bench's proof relies on)", async () => {
     const client = store.client as Redis;
-    // Both scripts loaded first, so no NOSCRIPT retry shows in the counts.
-    for (const a of ['token_bucket', 'sliding_window'] as const) await store.limit([call('warm-up', a, 1, 'w')], 1_000);
     const before = await commandCalls(client);
     await Promise.all(Array.from({ length: 130 }, (_, i) => store.limit([call('counted', 'token_bucket', 5, `c${i}`)], 2_000)));
     await store.limit([call('counted-alone', 'sliding_window', 5, 'a')], 2_000);

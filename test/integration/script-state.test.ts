@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { commandCalls } from '../../bench/redis-info.js';
 import { scriptOf, type Mode } from '../../server/src/limiter/algorithm.js';
 import { ALGORITHM_IMPLS } from '../../server/src/limiter/algorithms.js';
 import type { AlgorithmName } from '../../server/src/policy/policy.js';
@@ -8,6 +9,7 @@ import { KeySpace } from '../../server/src/store/keys.js';
 import { RedisScript } from '../../server/src/store/redis-script.js';
 import { RedisStore } from '../../server/src/store/redis-store.js';
 import type { LimitCall } from '../../server/src/store/store.js';
+import { RedisServer } from '../support/redis-server.js';
 import { uniquePrefix } from '../support/stack.js';
 
 const redisUrl = inject('redisUrl');
@@ -94,4 +96,34 @@ describe('decisions on one key in one script call', () => {
       );
     },
   );
+});
+
+describe('a Redis store that connects', () => {
+  it('loads both scripts of every algorithm, so that no first call costs a NOSCRIPT round trip', async () => {
+    // A Redis of its own: one that other tests' stores have already loaded scripts into proves nothing.
+    const redis = await RedisServer.start();
+    const fresh = await RedisStore.connect({ target: { kind: 'single', url: redis.url }, commandTimeoutMs: 2_000, connectTimeoutMs: 5_000 });
+    try {
+      const before = await commandCalls(fresh.client);
+      for (const algorithm of Object.values(ALGORITHM_IMPLS)) {
+        const call = (member: string): LimitCall => ({
+          algorithm,
+          key: keys.rateLimit('user', 'first', 'p', algorithm.keySuffix),
+          blockKey: keys.block('user', 'first'),
+          args: { limit: 5, windowMs: WINDOW, cost: 1, burst: 5, member },
+          mode: 'consume',
+          failureMode: 'local',
+        });
+        await fresh.limit([call('alone')], 1_000_000);
+        // Two decisions on one key in one turn: the variant for many.
+        await Promise.all([fresh.limit([call('a')], 1_000_000), fresh.limit([call('b')], 1_000_000)]);
+      }
+      const after = await commandCalls(fresh.client);
+      expect((after.evalsha ?? 0) - (before.evalsha ?? 0)).toBe(2 * Object.keys(ALGORITHM_IMPLS).length);
+      expect((after.eval ?? 0) - (before.eval ?? 0)).toBe(0);
+    } finally {
+      await fresh.close();
+      await redis.stop();
+    }
+  });
 });

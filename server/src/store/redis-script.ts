@@ -1,3 +1,4 @@
+import { Cluster } from 'ioredis';
 import type { RedisClient } from './redis-connection.js';
 
 /**
@@ -15,6 +16,15 @@ export class RedisScript {
     readonly lua: string,
   ) {
     this.sha = client.nameScript(name, lua);
+  }
+
+  /**
+   * Loads the script into Redis (every master of a Cluster) now, so that its first call costs no
+   * NOSCRIPT round trip; a node that joins or restarts later gets it through that fallback.
+   */
+  async load(): Promise<void> {
+    const nodes = this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
+    await Promise.all(nodes.map((node) => node.script('LOAD', this.lua)));
   }
 
   run<T>(keys: readonly string[], args: ReadonlyArray<string | number | Buffer>): Promise<T> {
