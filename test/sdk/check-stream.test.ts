@@ -183,6 +183,26 @@ describe('the check stream when things go wrong', () => {
     }
   }, 15_000);
 
+  it('sends the check after one that could not be encoded whole, and nothing of the one before', async () => {
+    const received: CheckLimitStreamRequest[] = [];
+    const server = await fakeServer({
+      checkLimitStream: (call: StreamCall) =>
+        call.on('data', (m: CheckLimitStreamRequest) => {
+          received.push(m);
+          call.write(allowAll(m));
+        }),
+    });
+    const client = createClient({ address: server.address, deadlineMs: 2_000 });
+    try {
+      await expect(client.checkLimit({ policy: 'ai', userId: 'bad', cost: -1 })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
+      expect(await client.checkLimit({ policy: 'ai', userId: 'good' })).toMatchObject({ allowed: true });
+      expect(received.flatMap((m) => m.checks.map((c) => c.check?.userId))).toEqual(['good']);
+    } finally {
+      client.close();
+      server.close();
+    }
+  });
+
   it('falls back to CheckLimit calls against a server without CheckLimitStream', async () => {
     let calls = 0;
     const server = await fakeServer({
