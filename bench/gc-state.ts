@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RedisServer } from '../test/support/redis-server.js';
-import { FLOODGATE, ServerProcess, type Program } from '../test/support/server-process.js';
+import { FLOODGATE, SERVER_NODE_OPTIONS, ServerProcess, type Program } from '../test/support/server-process.js';
 import { positiveArg } from './args.js';
 import { checkLimitBody, healthCheckBody } from './grpc-body.js';
 import { h2loadSpread, type H2loadResult } from './h2load.js';
@@ -47,7 +47,7 @@ const VARIANTS: Variant[] = [
 ];
 
 /** Floodgate under the same trace; its calls are CheckLimit, decided by Redis every time. */
-const TRACED_FLOODGATE: Program = { ...FLOODGATE, nodeArgs: ['--trace-gc-nvp'] };
+const TRACED_FLOODGATE: Program = { ...FLOODGATE, nodeArgs: [...SERVER_NODE_OPTIONS, '--trace-gc-nvp'] };
 const CHECK_LIMIT = { path: '/floodgate.v1.RateLimitService/CheckLimit', body: checkLimitBody({ policy: 'general', userId: 'gc-user' }) };
 const HEALTH_CHECK = { path: '/grpc.health.v1.Health/Check', body: healthCheckBody() };
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { CheckLimitResponse, CheckLimitsResponse } from '@floodgate/client';
 import { Redis } from 'ioredis';
 import { RedisServer } from '../test/support/redis-server.js';
-import { FLOODGATE, ServerProcess } from '../test/support/server-process.js';
+import { FLOODGATE, SERVER_NODE_OPTIONS, ServerProcess } from '../test/support/server-process.js';
 import { ALLOC_NODE_ARGS, allocationPerCall } from './alloc.js';
 import { topSelfTime } from './cpu-profile.js';
 import { checkLimitBody, checkLimitsBody, healthCheckBody, healthServingReply, recordActivityBody } from './grpc-body.js';
@@ -144,7 +144,8 @@ async function main(): Promise<void> {
   const redisServer = await RedisServer.start();
   try {
     // Profiles and allocation are taken of the server whose every call goes to Redis.
-    const program = PROFILE ? { ...FLOODGATE, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] } : ALLOC ? { ...FLOODGATE, nodeArgs: ALLOC_NODE_ARGS } : FLOODGATE;
+    const extra = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : ALLOC ? ALLOC_NODE_ARGS : [];
+    const program = { ...FLOODGATE, nodeArgs: [...SERVER_NODE_OPTIONS, ...extra] };
     const env = { REDIS_URL: redisServer.url, LOG_LEVEL: 'info' };
     const servers: Servers = {
       redis: await ServerProcess.start({ ...env, DENY_CACHE_MS: '0' }, 15_000, program),

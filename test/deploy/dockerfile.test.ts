@@ -1,11 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../server/src/config/env.js';
 import { healthStatus } from '../support/probes.js';
-import { FLOODGATE, ROOT, ServerProcess } from '../support/server-process.js';
+import { FLOODGATE, ROOT, SERVER_NODE_OPTIONS, ServerProcess } from '../support/server-process.js';
 import { dockerignored, dockerignorePatterns, parseCopy, parseDockerfile, type Copy, type Stage } from './dockerfile.js';
 import { configPorts } from './server-config.js';
 
@@ -13,6 +13,15 @@ const stages = parseDockerfile(join(ROOT, 'Dockerfile'));
 const runtime = stages.at(-1)!;
 const ops = (stage: Stage, op: string) => stage.instructions.filter((i) => i.op === op).map((i) => i.args);
 const stageNamed = (name: string) => stages.find((s) => s.name === name);
+
+/** The runtime stage's ENV, each value taken whole after its first '='. */
+function imageEnv(): Record<string, string> {
+  return Object.fromEntries(
+    ops(runtime, 'ENV')
+      .flatMap((e) => e.split(/\s+/))
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
+}
 
 /** Files under a path of the repo, relative to the repo root. */
 function filesUnder(rel: string): string[] {
@@ -54,6 +63,14 @@ describe('Dockerfile', () => {
       .map((p) => Number(p.replace(/\/tcp$/, '')))
       .sort((a, b) => a - b);
     expect(exposed, 'EXPOSE lists every default port of the server config (its …Port fields)').toEqual(configPorts(loadConfig({})));
+  });
+
+  it('runs the server with the V8 options the tests and the bench start it with, as npm start does', () => {
+    expect(imageEnv().NODE_OPTIONS).toBe(SERVER_NODE_OPTIONS.join(' '));
+    for (const pkg of ['package.json', 'server/package.json']) {
+      const start = (JSON.parse(readFileSync(join(ROOT, pkg), 'utf8')) as { scripts: Record<string, string> }).scripts.start!;
+      expect(start, pkg).toMatch(new RegExp(`\\bnode ${SERVER_NODE_OPTIONS.join(' ')} \\S*main\\.js$`));
+    }
   });
 
   it('starts node directly (exec form, no shell) on a file the build produces, and stops with SIGTERM', () => {
@@ -154,7 +171,7 @@ describe('the image, built stage by stage without a Docker engine', () => {
       }
 
       const argv = JSON.parse(ops(runtime, 'CMD')[0]!) as string[];
-      const env = Object.fromEntries(ops(runtime, 'ENV').flatMap((e) => e.split(/\s+/)).map((kv) => kv.split('=', 2) as [string, string]));
+      const env = imageEnv();
       const server = await ServerProcess.start({ ...env, GRPC_PORT: '0', GRPC_HOST: '127.0.0.1' }, 30_000, { ...FLOODGATE, main: join(app, argv[1]!) });
       try {
         expect(await healthStatus(server.address)).toBe('SERVING');

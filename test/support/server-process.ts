@@ -13,7 +13,10 @@ export interface Program {
   nodeArgs?: string[];
 }
 
-export const FLOODGATE: Program = { main: SERVER_MAIN, ready: 'gRPC listening' };
+/** The V8 options the image runs the server with (its NODE_OPTIONS; the Dockerfile test holds them equal). */
+export const SERVER_NODE_OPTIONS: readonly string[] = ['--max-semi-space-size=64'];
+
+export const FLOODGATE: Program = { main: SERVER_MAIN, ready: 'gRPC listening', nodeArgs: [...SERVER_NODE_OPTIONS] };
 export const GATEWAY: Program = { main: GATEWAY_MAIN, ready: 'HTTP listening' };
 
 /** A real Floodgate process (the built server, or another built program), on ports it picked itself. */
