@@ -1,0 +1,72 @@
+/**
+ * `npm run bench:young`: what the size of V8's young generation does to the server, the image's
+ * setting (SERVER_NODE_OPTIONS) against V8's default, alternated over ROUNDS rounds on a fresh
+ * server each: CheckLimits (50 users) and CheckLimit by h2load with Redis deciding every check,
+ * then CheckLimitStream from one SDK client; throughput, server CPU per decision and the
+ * server's peak resident memory.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RedisServer } from '../test/support/redis-server.js';
+import { FLOODGATE, SERVER_NODE_OPTIONS, ServerProcess } from '../test/support/server-process.js';
+import { positiveArg } from './args.js';
+import { checkLimitBody, checkLimitsBody } from './grpc-body.js';
+import { h2load } from './h2load.js';
+import { processCpuMs } from './process-cpu.js';
+import { sdkLoad } from './sdk-load.js';
+
+const ROUNDS = positiveArg(2, 'rounds', 2);
+const BATCH = 50;
+
+const settings: Array<[string, string[]]> = [
+  ["V8's default", []],
+  [`the image's (${SERVER_NODE_OPTIONS.join(' ')})`, [...SERVER_NODE_OPTIONS]],
+];
+
+const peakMb = (pid: number) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+
+async function measure(redisUrl: string, nodeArgs: string[], workDir: string): Promise<string> {
+  const batch = join(workDir, 'batch');
+  const single = join(workDir, 'single');
+  writeFileSync(batch, checkLimitsBody(BATCH, 'general', 'bench-batch-'));
+  writeFileSync(single, checkLimitBody({ policy: 'general', userId: 'bench-user' }));
+  const server = await ServerProcess.start({ REDIS_URL: redisUrl, DENY_CACHE_MS: '0' }, 15_000, { ...FLOODGATE, nodeArgs });
+  try {
+    const url = (method: string) => `http://${server.address}/floodgate.v1.RateLimitService/${method}`;
+    const pid = server.proc.pid!;
+    await h2load({ url: url('CheckLimits'), bodyFile: batch, clients: 4, streams: 32, requests: 3_000, workDir });
+    const cells: string[] = [];
+    for (const [method, body, calls, perCall] of [['CheckLimits', batch, 15_000, BATCH], ['CheckLimit', single, 150_000, 1]] as const) {
+      const cpuBefore = processCpuMs(pid);
+      const r = await h2load({ url: url(method), bodyFile: body, clients: 4, streams: 32, requests: calls, workDir });
+      const cpuUs = ((processCpuMs(pid) - cpuBefore) * 1000) / (calls * perCall);
+      cells.push(`${Math.round(r.callsPerS * perCall)}`, cpuUs.toFixed(1));
+    }
+    const stream = await sdkLoad({ address: server.address, transport: 'stream', load: { total: 300_000, window: 256 }, userId: 'bench-stream' });
+    cells.push(`${Math.round(stream.callsPerS)}`, `${Math.round(peakMb(pid))}`);
+    return cells.join(' | ');
+  } finally {
+    await server.stop();
+  }
+}
+
+const workDir = mkdtempSync(join(tmpdir(), 'fg-young-'));
+const redis = await RedisServer.start();
+try {
+  const lines = [
+    '| V8 options | CheckLimits decisions/s | server µs per decision | CheckLimit calls/s | server µs per call | CheckLimitStream checks/s | server peak RSS MB |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const [name, nodeArgs] of settings) {
+      const row = await measure(redis.url, nodeArgs, workDir);
+      process.stderr.write(`round ${round}, ${name}: ${row}\n`);
+      lines.push(`| ${name}, round ${round} | ${row} |`);
+    }
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+} finally {
+  await redis.stop();
+  rmSync(workDir, { recursive: true, force: true });
+}
