@@ -89,7 +89,7 @@ export function scriptOf(algorithm: Pick<Algorithm, 'lua' | 'fields'>, manyDecis
   const helpers = fields ? hashState(fields, manyDecisions) : memoizedReads(manyDecisions);
   return `
 local ttl_slack = ${TTL_SLACK_MS}
-local shared = {}
+${manyDecisions ? 'local shared = {}' : ''}
 ${helpers}
 local function decide(key, block, now, window, limit, cost, burst, member, mode)
   if mode ~= 2 and block and redis.call('EXISTS', block) == 1 then
