@@ -1,5 +1,16 @@
 import type { ScopeName } from '../policy/policy.js';
 
+/** Subjects per scope whose keys KeySpace keeps (about 300 bytes each). */
+const MAX_CACHED_SUBJECTS = 10_000;
+
+interface SubjectKeys {
+  /** The prefix and the subject's hash tag: the start of each of its keys. */
+  prefixed: string;
+  block: string;
+  /** By policy name: its state key, for the algorithm it had when the key was built. */
+  rateLimit: Map<string, { algorithmKey: string; key: string }>;
+}
+
 /**
  * Every Redis key Floodgate writes is built here. All keys of one subject (a user or an IP)
  * share the hash tag `{u:<id>}` / `{ip:<addr>}`, so any script touching one subject stays in
@@ -7,6 +18,13 @@ import type { ScopeName } from '../policy/policy.js';
  * break the tag nor collide with another key.
  */
 export class KeySpace {
+  /**
+   * The rate-limit keys of recent subjects, by scope and id: built once rather than per
+   * decision, and the same strings each time, whose hashes V8 keeps (the store looks every key
+   * up in a Map). Emptied when it reaches MAX_CACHED_SUBJECTS, so it stays bounded.
+   */
+  private readonly subjects: Record<ScopeName, Map<string, SubjectKeys>> = { user: new Map(), ip: new Map() };
+
   constructor(readonly prefix: string) {}
 
   subjectTag(scope: ScopeName, id: string): string {
@@ -15,12 +33,29 @@ export class KeySpace {
 
   /** State of one policy for one subject; the algorithm is part of the key so a changed algorithm starts clean. */
   rateLimit(scope: ScopeName, id: string, policy: string, algorithmKey: string): string {
-    return `${this.prefix}${this.subjectTag(scope, id)}:rl:${policy}:${algorithmKey}`;
+    const subject = this.subject(scope, id);
+    const known = subject.rateLimit.get(policy);
+    if (known?.algorithmKey === algorithmKey) return known.key;
+    const key = `${subject.prefixed}:rl:${policy}:${algorithmKey}`;
+    subject.rateLimit.set(policy, { algorithmKey, key });
+    return key;
   }
 
   /** Present while the subject is suspended; rate-limit scripts deny before counting when it exists. */
   block(scope: ScopeName, id: string): string {
-    return `${this.prefix}${this.subjectTag(scope, id)}:blk`;
+    return this.subject(scope, id).block;
+  }
+
+  private subject(scope: ScopeName, id: string): SubjectKeys {
+    const cache = this.subjects[scope];
+    let subject = cache.get(id);
+    if (!subject) {
+      if (cache.size >= MAX_CACHED_SUBJECTS) cache.clear();
+      const prefixed = `${this.prefix}${this.subjectTag(scope, id)}`;
+      subject = { prefixed, block: `${prefixed}:blk`, rateLimit: new Map() };
+      cache.set(id, subject);
+    }
+    return subject;
   }
 
   /** A user's tracking hash: first/last seen, totals, per-activity counts, busiest minute. */
