@@ -308,12 +308,15 @@ export class RateLimiter {
 
   /** The keys of the policy's scopes that the subject names (a plain loop: flatMap was a hot spot). */
   private targetsOf(policy: Policy, subject: Subject): Target[] {
-    const targets: Target[] = [];
+    let targets: Target[] | undefined;
     for (const scope of policy.scopes) {
       const id = scope === 'user' ? subject.userId : subject.ip;
-      if (id !== undefined) targets.push({ scope, id, limit: limitFor(policy, scope) });
+      if (id === undefined) continue;
+      const target = { scope, id, limit: limitFor(policy, scope) };
+      // Arrays of their exact length: one grown from [] takes room for 17 elements.
+      targets = targets ? [...targets, target] : [target];
     }
-    return targets;
+    return targets ?? [];
   }
 
   private callsOf(plan: Plan): LimitCall[] {
@@ -356,7 +359,10 @@ function failedCheck(i: number, err: unknown): CheckLimitResult {
  * are to be refunded, and all are reported as unspent (a dry run reports what the real check would).
  * `record`: the request's activity is to be recorded.
  */
-function conclude(plan: Plan, outcomes: Outcomes): { res: CheckLimitResponse; refunds: LimitCall[]; record: boolean } {
+/** What conclude() gives back when nothing is to be refunded, the usual case: no array per check. */
+const NO_REFUNDS: readonly LimitCall[] = Object.freeze([]);
+
+function conclude(plan: Plan, outcomes: Outcomes): { res: CheckLimitResponse; refunds: readonly LimitCall[]; record: boolean } {
   const { policy, targets, cost } = plan;
   let blocked = false;
   let allowed = true;
@@ -367,19 +373,20 @@ function conclude(plan: Plan, outcomes: Outcomes): { res: CheckLimitResponse; re
     degraded ||= o.degraded !== undefined;
   }
   allowed &&= !blocked;
-  const statuses: LimitStatus[] = [];
-  const refunds: LimitCall[] = [];
+  // Sized up front: an array grown from [] takes room for 17 elements, for one or two statuses.
+  const statuses = new Array<LimitStatus>(outcomes.length);
+  let refunds: LimitCall[] | undefined;
   for (let i = 0; i < outcomes.length; i++) {
     const o = outcomes[i]!;
     const unspent = !allowed && o.allowed;
     // Only keys sent to the store consumed, so their calls exist.
-    if (unspent && i < outcomes.consumed) refunds.push({ ...plan.calls![i]!, mode: 'refund' });
-    statuses.push(toStatus(policy, targets[i]!, unspent ? restore(o, cost) : o));
+    if (unspent && i < outcomes.consumed) (refunds ??= []).push({ ...plan.calls![i]!, mode: 'refund' });
+    statuses[i] = toStatus(policy, targets[i]!, unspent ? restore(o, cost) : o);
   }
   const admitted = allowed || (policy.shadow && !blocked);
   return {
     res: response(policy, admitted, allowed, reasonOf(outcomes, blocked, allowed), statuses, degraded),
-    refunds,
+    refunds: refunds ?? NO_REFUNDS,
     record: plan.activity !== undefined && admitted && plan.mode === 'consume',
   };
 }
