@@ -73,6 +73,20 @@ class LazyContext implements CallContext {
 }
 
 /**
+ * What a failed call or check answers, logged under its request id: a FloodgateError as it is
+ * (at debug: the caller's fault or an outage, reported to the caller), anything else as INTERNAL
+ * naming the request id (at error: a bug).
+ */
+export function failureOf(err: unknown, log: Logger, requestId: string, what: 'call' | 'check'): FloodgateError {
+  if (err instanceof FloodgateError) {
+    log.debug({ code: err.codeName, err: err.message }, `${what} failed`);
+    return err;
+  }
+  log.error({ err }, `${what} failed unexpectedly`);
+  return new FloodgateError(status.INTERNAL, `internal error (request id ${requestId})`);
+}
+
+/**
  * Adapts a promise handler to grpc-js: every call gets a request id and a child logger, and
  * every failure leaves as a proper status (FloodgateError's code, else INTERNAL), never UNKNOWN.
  */
@@ -93,16 +107,10 @@ export function unary<Req, Res>(
     result.then(
       (res) => callback(null, res),
       (err: unknown) => {
-        const e = err instanceof FloodgateError ? err : undefined;
-        if (e) ctx.log.debug({ code: e.codeName, err: e.message }, 'call failed');
-        else ctx.log.error({ err }, 'call failed unexpectedly');
+        const e = failureOf(err, ctx.log, ctx.requestId, 'call');
         const trailer = new Metadata();
         trailer.set('x-request-id', ctx.requestId);
-        callback({
-          code: e?.code ?? status.INTERNAL,
-          details: e?.message ?? `internal error (request id ${ctx.requestId})`,
-          metadata: trailer,
-        });
+        callback({ code: e.code, details: e.message, metadata: trailer });
       },
     );
   };

@@ -11,7 +11,7 @@ import { status, type ServerDuplexStream } from '@grpc/grpc-js';
 import type { RateLimiter } from '../limiter/rate-limiter.js';
 import type { Logger } from '../log.js';
 import type { RpcObserver } from '../metrics/observers.js';
-import { isUndecodable, requestIdFrom } from './call.js';
+import { failureOf, isUndecodable, requestIdFrom } from './call.js';
 
 export const CHECK_STREAM_PATH = '/floodgate.v1.RateLimitService/CheckLimitStream';
 
@@ -145,12 +145,8 @@ class OpenStream {
   }
 
   private answerError(id: number, err: unknown, started: number, givenRequestId: string): void {
-    const e = err instanceof FloodgateError ? err : undefined;
     const requestId = requestIdFrom(givenRequestId);
-    const log = this.deps.log.child({ requestId, method: 'CheckLimitStream', checkId: id });
-    if (e) log.debug({ code: e.codeName, err: e.message }, 'check failed');
-    else log.error({ err }, 'check failed unexpectedly');
-    const error = e ?? new FloodgateError(status.INTERNAL, `internal error (request id ${requestId})`);
+    const error = failureOf(err, this.deps.log.child({ requestId, method: 'CheckLimitStream', checkId: id }), requestId, 'check');
     this.answer({ id, response: undefined, error: { code: error.codeName, message: error.message } });
     this.deps.observer?.rpc(CHECK_STREAM_PATH, error.code, (performance.now() - started) / 1000);
   }

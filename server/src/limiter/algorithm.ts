@@ -122,17 +122,23 @@ end`;
 /**
  * read/write/trim_scores over the call's memory of each shared key: a read's answer is kept
  * under the id the body gives it (the same id at an unchanged state must mean the same answer)
- * until a write to the key.
+ * until a write to the key. For a lone decision (or a key no other decision is on) they are
+ * Redis's commands themselves.
  */
 function memoizedReads(manyDecisions: boolean): string {
+  const direct = `
+local function write(command, key, ...)
+  ${manyDecisions ? 'answers[key] = nil' : ''}
+  return redis.call(command, key, ...)
+end
+local function trim_direct(key, bound) return redis.call('ZREMRANGEBYSCORE', key, '-inf', bound) end`;
   if (!manyDecisions) {
-    return `
+    return `${direct}
 local function read(id, command, key, ...) return redis.call(command, key, ...) end
-local function write(command, key, ...) return redis.call(command, key, ...) end
-local function trim_scores(key, bound) return redis.call('ZREMRANGEBYSCORE', key, '-inf', bound) end`;
+local trim_scores = trim_direct`;
   }
   return `
-local answers = {}
+local answers = {}${direct}
 local function known_of(key)
   local known = answers[key]
   if not known then
@@ -151,46 +157,42 @@ local function read(id, command, key, ...)
   end
   return answer
 end
-local function write(command, key, ...)
-  answers[key] = nil
-  return redis.call(command, key, ...)
-end
 -- Removes a sorted set's entries scored at or below bound; a repeat at an unchanged state removes nothing.
 local function trim_scores(key, bound)
-  if not shared[key] then return redis.call('ZREMRANGEBYSCORE', key, '-inf', bound) end
+  if not shared[key] then return trim_direct(key, bound) end
   if answers[key] and answers[key].trimmed == bound then return 0 end
-  local removed = redis.call('ZREMRANGEBYSCORE', key, '-inf', bound)
+  local removed = trim_direct(key, bound)
   if removed > 0 then answers[key] = nil end
   known_of(key).trimmed = bound
   return removed
 end`;
 }
 
-/** get/save/drop over the call's copy of each shared key's hash, and write_back, which stores the copies changed. */
+/**
+ * get/save/drop over the call's copy of each shared key's hash, and write_back, which stores the
+ * copies changed. For a lone decision (or a key no other decision is on) they read, write and
+ * delete the hash at once.
+ */
 function hashState(fields: readonly string[], manyDecisions: boolean): string {
-  const names = fields.map((f) => `'${f}'`).join(', ');
   const values = fields.map((_, i) => `v${i + 1}`).join(', ');
-  const pairs = fields.map((f, i) => `'${f}', v${i + 1}`).join(', ');
-  const store = `
+  const direct = `
+local function hmget(key) return redis.call('HMGET', key, ${fields.map((f) => `'${f}'`).join(', ')}) end
 local function store(key, ttl, ${values})
-  redis.call('HSET', key, ${pairs})
+  redis.call('HSET', key, ${fields.map((f, i) => `'${f}', v${i + 1}`).join(', ')})
   -- nil keeps the key's TTL: only refunds, which never recreate a key, pass it.
   if ttl then redis.call('PEXPIRE', key, ttl) end
-end`;
-  if (!manyDecisions) {
-    return `${store}
-local function get(key) return redis.call('HMGET', key, ${names}) end
-local save = store
-local function drop(key) redis.call('DEL', key) end`;
-  }
-  return `${store}
+end
+local function del(key) redis.call('DEL', key) end`;
+  if (!manyDecisions) return `${direct}
+local get, save, drop = hmget, store, del`;
+  return `${direct}
 local states = {}
 local touched = {}
 local function get(key)
-  if not shared[key] then return redis.call('HMGET', key, ${names}) end
+  if not shared[key] then return hmget(key) end
   local s = states[key]
   if not s then
-    s = {f = redis.call('HMGET', key, ${names})}
+    s = {f = hmget(key)}
     states[key] = s
     touched[#touched + 1] = key
   end
@@ -204,7 +206,7 @@ local function save(key, ttl, ${values})
   if ttl then s.ttl = ttl end
 end
 local function drop(key)
-  if not shared[key] then return redis.call('DEL', key) end
+  if not shared[key] then return del(key) end
   local s = states[key]
   s.f = {}
   s.dirty = false
@@ -214,11 +216,14 @@ end
 local function write_back()
   for _, key in ipairs(touched) do
     local s = states[key]
-    if s.deleted then redis.call('DEL', key) end
+    if s.deleted then del(key) end
     if s.dirty then store(key, s.ttl, unpack(s.f, 1, ${fields.length})) end
   end
 end`;
 }
+
+/** A subject whose block key exists (suspended): denied, nothing counted. */
+export const BLOCKED: LimitOutcome = { allowed: false, blocked: true, remaining: 0, resetAfterMs: 0, retryAfterMs: 0 };
 
 export function outcome(allowed: boolean, remaining: number, resetAfterMs: number, retryAfterMs: number): LimitOutcome {
   return {

@@ -1,4 +1,4 @@
-import { MODE_CODE, VALUES_PER_DECISION, type Algorithm, type LimitOutcome } from '../limiter/algorithm.js';
+import { BLOCKED, MODE_CODE, VALUES_PER_DECISION, type Algorithm, type LimitOutcome } from '../limiter/algorithm.js';
 import { hashTagOf } from './keys.js';
 import { packArray } from './msgpack.js';
 import { ScriptKeys } from './redis-script.js';
@@ -15,8 +15,6 @@ export type KeyProbe = (key: string) => Promise<boolean>;
 
 /** Each key's outcome, or the error that kept its script call from one. */
 export type Settled = LimitOutcome | Error;
-
-const blockedOutcome = (): LimitOutcome => ({ allowed: false, blocked: true, remaining: 0, resetAfterMs: 0, retryAfterMs: 0 });
 
 /** The calls of one decideEach(): settles when the last of its groups answers. */
 interface Request {
@@ -146,7 +144,7 @@ export class Coalescer {
     for (let i = 0; i < n; i++) {
       const block = blocked.get(at(i, 1))!;
       if (block instanceof Error) settled[i] = block;
-      else if (block && at(i, 8) !== MODE_CODE.refund) settled[i] = blockedOutcome();
+      else if (block && at(i, 8) !== MODE_CODE.refund) settled[i] = BLOCKED;
       else if (byStateKey.has(at(i, 0))) byStateKey.get(at(i, 0))!.push(i);
       else byStateKey.set(at(i, 0), [i]);
     }

@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js';
-import type { LimitOutcome } from '../limiter/algorithm.js';
+import { BLOCKED, type LimitOutcome } from '../limiter/algorithm.js';
 import type { LimitCall, Store } from './store.js';
 
 interface Entry {
@@ -12,8 +12,6 @@ export interface MemoryStoreOptions {
   maxKeys?: number;
   sweepIntervalMs?: number;
 }
-
-const BLOCKED: LimitOutcome = { allowed: false, blocked: true, remaining: 0, resetAfterMs: 0, retryAfterMs: 0 };
 
 /**
  * In-process store: the zero-setup default and the per-replica fallback. Same semantics as

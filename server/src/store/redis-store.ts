@@ -14,7 +14,8 @@ const MAX_DECISIONS_PER_SCRIPT = 100;
 /** Rate-limit state in Redis: each algorithm is one atomic script (EVALSHA, EVAL on NOSCRIPT), coalesced per hash tag. */
 export class RedisStore implements Store {
   private readonly coalescer: Coalescer;
-  private readonly scripts: RedisScript[];
+  /** Each algorithm's scripts: for a call of one decision and of several (see scriptOf). */
+  private readonly scripts: Map<string, { one: RedisScript; many: RedisScript }>;
 
   private constructor(
     readonly kind: StoreKind,
@@ -24,10 +25,9 @@ export class RedisStore implements Store {
   ) {
     // Both variants report under the algorithm's one name.
     const script = (algorithm: Algorithm<any>, many: boolean) => new RedisScript(client, `fg_${algorithm.name}`, scriptOf(algorithm, many));
-    const scripts = new Map(Object.values(ALGORITHM_IMPLS).map((a) => [a.name, { one: script(a, false), many: script(a, true) }]));
-    this.scripts = [...scripts.values()].flatMap(({ one, many }) => [one, many]);
+    this.scripts = new Map(Object.values(ALGORITHM_IMPLS).map((a) => [a.name, { one: script(a, false), many: script(a, true) }]));
     this.coalescer = new Coalescer(
-      (algorithm, keys, decisions, many) => this.bounded(scripts.get(algorithm.name)![many ? 'many' : 'one'].run<number[]>(keys, [decisions])),
+      (algorithm, keys, decisions, many) => this.bounded(this.scripts.get(algorithm.name)![many ? 'many' : 'one'].run<number[]>(keys, [decisions])),
       MAX_DECISIONS_PER_SCRIPT,
       (send) => inOneWrite(client, send),
       // Only a Cluster moves slots.
@@ -55,7 +55,7 @@ export class RedisStore implements Store {
       // master that does not answer is not a reason to refuse to start: the cluster says so.
       if (client instanceof Cluster) await Promise.allSettled(client.nodes('master').map((node) => node.ping()));
       // Not a reason to refuse to start either: a script Redis lacks is sent whole on its first call.
-      await Promise.allSettled(store.scripts.map((script) => script.load()));
+      await Promise.allSettled([...store.scripts.values()].flatMap(({ one, many }) => [one.load(), many.load()]));
     } catch (err) {
       client.disconnect();
       throw new Error(`cannot reach Redis at ${describeTarget(options.target)}: ${(err as Error).message}`);
