@@ -1,7 +1,7 @@
-import { BinaryWriter } from '@bufbuild/protobuf/wire';
 import { Metadata, status, type Client, type ClientDuplexStream, type StatusObject } from '@grpc/grpc-js';
 import { FloodgateError } from './errors.js';
 import { DeadlineQueue } from './deadline-queue.js';
+import { encodeMessage } from './wire.js';
 import { StreamTable } from './http2-collections.js';
 import { CheckLimitRequest, CheckLimitStreamRequest, RateLimitServiceService, type CheckLimitResponse, type CheckLimitStreamResponse } from './gen/floodgate/v1/ratelimit.js';
 
@@ -65,11 +65,6 @@ export class CheckStream {
   private open: OpenStream | undefined;
   private nextId = 0;
   supported = true;
-  /**
-   * Encodes every check: a writer per check cost two array buffers (its own buffer and the copy
-   * it finishes with) and 433 bytes per check in encoding, the reused one 154.
-   */
-  private readonly writer = new BinaryWriter();
 
   constructor(
     private readonly channel: Client,
@@ -85,11 +80,9 @@ export class CheckStream {
     try {
       // Encoded here, as CheckLimit's request is: a value that cannot be encoded is the caller's fault.
       const check = CheckLimitRequest.fromPartial(req as never);
-      const encoded = CheckLimitStreamRequest.encode({ checks: [{ id, check, requestId: requestId ?? '' }] }, this.writer).finish();
-      bytes = Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength);
+      // A reused writer (encodeMessage): a writer per check cost 433 bytes per check in encoding, the reused one 154.
+      bytes = encodeMessage(CheckLimitStreamRequest, { checks: [{ id, check, requestId: requestId ?? '' }] });
     } catch (err) {
-      // finish() also resets what the failed encode left half-written.
-      this.writer.finish();
       return Promise.reject(FloodgateError.invalid('request', `cannot be encoded: ${err instanceof Error ? err.message : String(err)}`));
     }
     return new Promise<CheckLimitResponse>((resolve, reject) => {

@@ -6,6 +6,7 @@ import { FloodgateError } from './errors.js';
 import * as admin from './gen/floodgate/v1/admin.js';
 import * as rl from './gen/floodgate/v1/ratelimit.js';
 import * as tracking from './gen/floodgate/v1/tracking.js';
+import { encodeMessage, type Encoder } from './wire.js';
 
 export interface ClientOptions {
   /** host:port of the Floodgate gRPC server. */
@@ -61,11 +62,10 @@ export type DeepPartial<T> = T extends Array<infer U>
 
 interface MethodDef<Req, Res> {
   path: string;
-  requestSerialize(value: Req): Buffer;
   responseDeserialize(value: Buffer): Res;
 }
 
-interface Codec<Req> {
+interface Codec<Req> extends Encoder<Req> {
   fromPartial(object: never): Req;
 }
 
@@ -160,7 +160,7 @@ export function createClient(options: ClientOptions): FloodgateClient {
       try {
         // Encoded here, not inside grpc-js, so a value that cannot be encoded (a negative cost)
         // is the caller's INVALID_ARGUMENT rather than an INTERNAL from the transport.
-        bytes = def.requestSerialize(codec.fromPartial((req ?? {}) as never));
+        bytes = encodeMessage(codec, codec.fromPartial((req ?? {}) as never));
       } catch (err) {
         return Promise.reject(FloodgateError.invalid('request', `cannot be encoded: ${err instanceof Error ? err.message : String(err)}`));
       }

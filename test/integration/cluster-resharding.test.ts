@@ -111,7 +111,7 @@ describe('a Redis Cluster slot moving to another master under load', () => {
       const bystanderAnswers: Array<{ degraded: boolean }> = [];
 
       let stop = false;
-      const answers: Array<{ allowed: boolean; degraded: boolean; ms: number }> = [];
+      const answers: Array<{ allowed: boolean; degraded: boolean; reason: Reason; ms: number }> = [];
       const errors: string[] = [];
       const bystanderLoop = (async () => {
         for (let i = 0; !stop; i++) {
@@ -123,7 +123,7 @@ describe('a Redis Cluster slot moving to another master under load', () => {
         for (let i = l; !stop; i += 4) {
           const started = performance.now();
           await check(i).then(
-            (r) => answers.push({ allowed: r.allowed, degraded: r.degraded, ms: performance.now() - started }),
+            (r) => answers.push({ allowed: r.allowed, degraded: r.degraded, reason: r.reason, ms: performance.now() - started }),
             (e: Error) => errors.push(e.message),
           );
           // A call decided by the failure mode settles without I/O: let timers run.
@@ -148,6 +148,8 @@ describe('a Redis Cluster slot moving to another master under load', () => {
       // Decided by Redis throughout, key by key while the slot moved: exactly the rest of the limit.
       expect(answers.filter((a) => a.degraded)).toEqual([]);
       expect(answers.filter((a) => a.allowed)).toHaveLength(59);
+      // Every answer is the user's own limit's: none from a block key the user does not have.
+      expect(new Set(answers.map((a) => a.reason))).toEqual(new Set([Reason.REASON_OK, Reason.REASON_OVER_LIMIT]));
       // The move refuses only its own slot: a user elsewhere is decided by Redis throughout.
       expect(bystanderAnswers.length).toBeGreaterThan(10);
       expect(bystanderAnswers.filter((a) => a.degraded)).toEqual([]);

@@ -11,7 +11,7 @@ import type { Logger } from '../log.js';
 import type { RpcObserver } from '../metrics/observers.js';
 import type { Tracker } from '../tracking/tracker.js';
 import { adminService } from './admin-service.js';
-import { withDecodeErrorsAsInvalid } from './call.js';
+import { withServerCodecs } from './call.js';
 import { CheckStreams } from './check-stream.js';
 import { rateLimitService } from './ratelimit-service.js';
 import { rpcMetricsInterceptor } from './rpc-metrics.js';
@@ -31,11 +31,11 @@ export const LIVENESS_SERVICE = 'liveness';
 
 export const SERVICE_NAMES = ['floodgate.v1.RateLimitService', 'floodgate.v1.TrackingService', 'floodgate.v1.AdminService'] as const;
 
-/** A grpc-js server whose Floodgate services answer an undecodable request with INVALID_ARGUMENT, not INTERNAL. */
+/** A grpc-js server whose Floodgate services use the server's wire handling (withServerCodecs). */
 class FloodgateServer extends Server {
   override addService(service: ServiceDefinition, implementation: UntypedServiceImplementation): void {
     const ours = Object.values(service).some((m) => m.path.startsWith('/floodgate.'));
-    super.addService(ours ? withDecodeErrorsAsInvalid(service) : service, implementation);
+    super.addService(ours ? withServerCodecs(service) : service, implementation);
   }
 }
 

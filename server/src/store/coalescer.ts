@@ -1,6 +1,6 @@
 import { BLOCKED, MODE_CODE, VALUES_PER_DECISION, type Algorithm, type LimitOutcome } from '../limiter/algorithm.js';
 import { hashTagOf } from './keys.js';
-import { packArray } from './msgpack.js';
+import { NUMBER_BYTES, Packer, stringBytes } from './msgpack.js';
 import { ScriptKeys } from './redis-script.js';
 import { SLOT_MOVING, type LimitCall } from './store.js';
 
@@ -21,14 +21,16 @@ interface Request {
   settled: Settled[];
   pending: number;
   resolve(settled: Settled[]): void;
+  /** The clock its decisions are made at. */
+  now: number;
 }
 
 interface Group {
   algorithm: Algorithm<any>;
   /** Each key once: a hot key's decisions all name the same index. */
   keys: ScriptKeys;
-  /** scriptOf's values of every decision, packed when the group is sent. */
-  values: Array<string | number>;
+  /** The group's decisions, packed straight into the script's argument when it is sent. */
+  calls: LimitCall[];
   /** For each decision in the group, its request and its index there. */
   requests: Request[];
   indexes: number[];
@@ -63,21 +65,21 @@ export class Coalescer {
   decideEach(calls: readonly LimitCall[], now: number): Promise<Settled[]> {
     if (calls.length === 0) return Promise.resolve([]);
     return new Promise((resolve) => {
-      const request: Request = { settled: new Array<Settled>(calls.length), pending: calls.length, resolve };
-      for (let i = 0; i < calls.length; i++) this.add(calls[i]!, now, request, i);
+      const request: Request = { settled: new Array<Settled>(calls.length), pending: calls.length, resolve, now };
+      for (let i = 0; i < calls.length; i++) this.add(calls[i]!, request, i);
     });
   }
 
-  private add(call: LimitCall, now: number, request: Request, index: number): void {
+  private add(call: LimitCall, request: Request, index: number): void {
     const id = call.algorithm.name + hashTagOf(call.key);
     let group = this.groups.get(id);
     if (!group) {
-      group = { algorithm: call.algorithm, keys: new ScriptKeys(), values: [], requests: [], indexes: [] };
+      group = { algorithm: call.algorithm, keys: new ScriptKeys(), calls: [], requests: [], indexes: [] };
       this.groups.set(id, group);
     }
-    const { limit, windowMs, cost, burst, member } = call.args;
-    // The layout scriptOf reads.
-    group.values.push(group.keys.of(call.key), group.keys.of(call.blockKey), now, windowMs, limit, cost, burst, member, MODE_CODE[call.mode]);
+    group.keys.of(call.key);
+    group.keys.of(call.blockKey);
+    group.calls.push(call);
     group.requests.push(request);
     group.indexes.push(index);
     if (group.requests.length >= this.maxPerScript) {
@@ -103,13 +105,13 @@ export class Coalescer {
   };
 
   private send(group: Group): void {
-    const { algorithm, keys, values, requests, indexes } = group;
+    const { algorithm, keys, calls, requests, indexes } = group;
     const settle = (i: number, value: Settled) => {
       const request = requests[i]!;
       request.settled[indexes[i]!] = value;
       if (--request.pending === 0) request.resolve(request.settled);
     };
-    this.run(algorithm, keys.keys, packArray(values), requests.length > 1).then(
+    this.run(algorithm, keys.keys, packDecisions(calls, requests, undefined, keys, false), requests.length > 1).then(
       (reply) => {
         for (let i = 0; i < requests.length; i++) settle(i, toOutcome(reply, i * 4));
       },
@@ -130,35 +132,23 @@ export class Coalescer {
    * and exact; only the block check is no longer atomic with the decisions (a suspension made in
    * between applies from the next call). Never rejects.
    */
-  private async decideByKey({ algorithm, keys, values }: Group, exists: KeyProbe): Promise<Settled[]> {
-    const n = values.length / VALUES_PER_DECISION;
-    const at = (i: number, field: number) => values[i * VALUES_PER_DECISION + field] as number;
-    const settled = new Array<Settled>(n);
-    const blocked = new Map<number, boolean | Error>();
-    await Promise.all(
-      [...new Set(Array.from({ length: n }, (_, i) => at(i, 1)))].map(async (b) =>
-        blocked.set(b, await exists(keys.keys[b - 1]!).catch((err: Error) => err)),
-      ),
-    );
-    const byStateKey = new Map<number, number[]>();
-    for (let i = 0; i < n; i++) {
-      const block = blocked.get(at(i, 1))!;
+  private async decideByKey({ algorithm, calls, requests }: Group, exists: KeyProbe): Promise<Settled[]> {
+    const settled = new Array<Settled>(calls.length);
+    const blocked = new Map<string, boolean | Error>();
+    await Promise.all([...new Set(calls.map((c) => c.blockKey))].map(async (b) => blocked.set(b, await exists(b).catch((err: Error) => err))));
+    const byStateKey = new Map<string, number[]>();
+    calls.forEach((call, i) => {
+      const block = blocked.get(call.blockKey)!;
       if (block instanceof Error) settled[i] = block;
-      else if (block && at(i, 8) !== MODE_CODE.refund) settled[i] = BLOCKED;
-      else if (byStateKey.has(at(i, 0))) byStateKey.get(at(i, 0))!.push(i);
-      else byStateKey.set(at(i, 0), [i]);
-    }
+      else if (block && call.mode !== 'refund') settled[i] = BLOCKED;
+      else if (byStateKey.has(call.key)) byStateKey.get(call.key)!.push(i);
+      else byStateKey.set(call.key, [i]);
+    });
     await Promise.all(
       [...byStateKey].map(async ([stateKey, decisions]) => {
-        const single: Array<string | number> = [];
-        for (const i of decisions) {
-          const v = values.slice(i * VALUES_PER_DECISION, (i + 1) * VALUES_PER_DECISION);
-          v[0] = 1; // this call's one key
-          v[1] = 0; // no block key: checked above
-          single.push(...v);
-        }
+        const keys = new ScriptKeys(stateKey);
         try {
-          const reply = await this.run(algorithm, [keys.keys[stateKey - 1]!], packArray(single), decisions.length > 1);
+          const reply = await this.run(algorithm, keys.keys, packDecisions(calls, requests, decisions, keys, true), decisions.length > 1);
           decisions.forEach((i, j) => (settled[i] = toOutcome(reply, j * 4)));
         } catch (err) {
           for (const i of decisions) settled[i] = err as Error;
@@ -167,6 +157,36 @@ export class Coalescer {
     );
     return settled;
   }
+}
+
+/** Bytes a decision takes packed at most, besides its member. */
+const DECISION_BYTES = (VALUES_PER_DECISION - 1) * NUMBER_BYTES;
+
+/**
+ * scriptOf's values of the decisions at `which` (all when undefined): the indexes in `keys` of
+ * each one's state key and block key (0 when `blocksChecked`: the caller asked them), its clock,
+ * arguments and mode.
+ */
+function packDecisions(calls: readonly LimitCall[], requests: readonly Request[], which: readonly number[] | undefined, keys: ScriptKeys, blocksChecked: boolean): Buffer {
+  const n = which ? which.length : calls.length;
+  let bound = 0;
+  for (let j = 0; j < n; j++) bound += DECISION_BYTES + stringBytes(calls[which ? which[j]! : j]!.args.member);
+  const packer = new Packer(n * VALUES_PER_DECISION, bound);
+  for (let j = 0; j < n; j++) {
+    const i = which ? which[j]! : j;
+    const call = calls[i]!;
+    const { limit, windowMs, cost, burst, member } = call.args;
+    packer.number(keys.of(call.key));
+    packer.number(blocksChecked ? 0 : keys.of(call.blockKey));
+    packer.number(requests[i]!.now);
+    packer.number(windowMs);
+    packer.number(limit);
+    packer.number(cost);
+    packer.number(burst);
+    packer.string(member);
+    packer.number(MODE_CODE[call.mode]);
+  }
+  return packer.finish();
 }
 
 function toOutcome(reply: number[], at: number): LimitOutcome {

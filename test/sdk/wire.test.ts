@@ -1,0 +1,54 @@
+import { CheckLimitsResponse, GetStatisticsResponse, Reason, Scope, type CheckLimitsResponse as Batch } from '@floodgate/client';
+import { encodeMessage } from '@floodgate/client/wire';
+import { describe, expect, it } from 'vitest';
+
+/** The generated serializer's bytes: what every protobuf decoder is known to read. */
+const reference = (m: Batch) => Buffer.from(CheckLimitsResponse.encode(m).finish());
+
+const U64_EDGES = [0, 1, 127, 128, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 1, 1_795_670_157_981, Number.MAX_SAFE_INTEGER];
+
+function batch(values: number[], limit = 10): Batch {
+  return {
+    results: values.map((v, i) => ({
+      response: {
+        allowed: i % 2 === 0,
+        reason: Reason.REASON_OK,
+        policy: `p${i}`,
+        statuses: [{ scope: Scope.SCOPE_USER, limit, remaining: i, windowMs: v, resetAfterMs: v, retryAfterMs: U64_EDGES.at(-1 - (i % U64_EDGES.length))!, allowed: true }],
+        degraded: false,
+        shadow: false,
+        wouldAllow: true,
+      },
+      error: undefined,
+    })),
+  };
+}
+
+describe('encodeMessage (the reused writer both the server and the SDK encode with)', () => {
+  it('writes the bytes the generated serializer writes, uint64 values on both sides of 2^32 included', () => {
+    for (const values of [U64_EDGES, [...U64_EDGES].reverse(), [], [60_000]]) {
+      const m = batch(values);
+      const bytes = encodeMessage(CheckLimitsResponse, m);
+      expect(bytes.equals(reference(m))).toBe(true);
+      expect(CheckLimitsResponse.decode(bytes)).toEqual(m);
+    }
+  });
+
+  it('gives each message bytes of its own: an earlier result is not overwritten by the next encode', () => {
+    const [a, b] = [batch([1, 2, 3]), batch([2 ** 40, 5])];
+    const first = encodeMessage(CheckLimitsResponse, a);
+    encodeMessage(CheckLimitsResponse, b);
+    expect(first.equals(reference(a))).toBe(true);
+  });
+
+  it('throws on a value its field cannot hold, and the next message is encoded whole', () => {
+    expect(() => encodeMessage(CheckLimitsResponse, batch([1, 2], -1))).toThrow(/uint32/);
+    const m = batch([7, 2 ** 33]);
+    expect(encodeMessage(CheckLimitsResponse, m).equals(reference(m))).toBe(true);
+  });
+
+  it('leaves int64 fields and other messages as the generated code writes them', () => {
+    const m = GetStatisticsResponse.fromPartial({ usersTracked: 2 ** 32 + 3, activeLastHour: 5, dailyActiveUsers: [{ periodStartMs: -5, users: 2 ** 34, atMs: 1_795_670_157_981 }] } as never);
+    expect(encodeMessage(GetStatisticsResponse, m).equals(Buffer.from(GetStatisticsResponse.encode(m).finish()))).toBe(true);
+  });
+});
