@@ -1,9 +1,11 @@
 /**
- * `npm run bench:young`: what the size of V8's young generation does to the server, the image's
- * setting (SERVER_NODE_OPTIONS) against V8's default, alternated over ROUNDS rounds on a fresh
- * server each: CheckLimits (50 users) and CheckLimit by h2load with Redis deciding every check,
- * then CheckLimitStream from one SDK client; throughput, server CPU per decision and the
- * server's peak resident memory.
+ * `npm run bench:v8 [-- rounds]`: what each of the V8 options the image runs the server with
+ * (SERVER_NODE_OPTIONS) does, alternated over ROUNDS rounds on a fresh server each: V8's
+ * default, the image's options with one of them left out, and the image's. Each server starts
+ * under a flood (CheckLimits with 512 batches in flight, as a replica started during a spike,
+ * and as the full bench's warm-ups do), then is measured at 32 streams: CheckLimits (50 users)
+ * and CheckLimit by h2load with Redis deciding every check, then CheckLimitStream from one SDK
+ * client; throughput, server CPU per decision and the server's peak resident memory.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,21 +23,22 @@ const BATCH = 50;
 
 const settings: Array<[string, string[]]> = [
   ["V8's default", []],
+  ...SERVER_NODE_OPTIONS.map((left): [string, string[]] => [`the image's without ${left}`, SERVER_NODE_OPTIONS.filter((o) => o !== left)]),
   [`the image's (${SERVER_NODE_OPTIONS.join(' ')})`, [...SERVER_NODE_OPTIONS]],
 ];
 
 const peakMb = (pid: number) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 
-async function measure(redisUrl: string, nodeArgs: string[], workDir: string): Promise<string> {
+async function measure(redisUrl: string, nodeArgs: string[], workDir: string, keys: string): Promise<string> {
   const batch = join(workDir, 'batch');
   const single = join(workDir, 'single');
-  writeFileSync(batch, checkLimitsBody(BATCH, 'general', 'bench-batch-'));
-  writeFileSync(single, checkLimitBody({ policy: 'general', userId: 'bench-user' }));
+  writeFileSync(batch, checkLimitsBody(BATCH, 'general', `bench-batch-${keys}-`));
+  writeFileSync(single, checkLimitBody({ policy: 'general', userId: `bench-user-${keys}` }));
   const server = await ServerProcess.start({ REDIS_URL: redisUrl, DENY_CACHE_MS: '0' }, 15_000, { ...FLOODGATE, nodeArgs });
   try {
     const url = (method: string) => `http://${server.address}/floodgate.v1.RateLimitService/${method}`;
     const pid = server.proc.pid!;
-    await h2load({ url: url('CheckLimits'), bodyFile: batch, clients: 4, streams: 32, requests: 3_000, workDir });
+    await h2load({ url: url('CheckLimits'), bodyFile: batch, clients: 4, streams: 128, requests: 2_048, workDir });
     const cells: string[] = [];
     for (const [method, body, calls, perCall] of [['CheckLimits', batch, 15_000, BATCH], ['CheckLimit', single, 150_000, 1]] as const) {
       const cpuBefore = processCpuMs(pid);
@@ -43,7 +46,7 @@ async function measure(redisUrl: string, nodeArgs: string[], workDir: string): P
       const cpuUs = ((processCpuMs(pid) - cpuBefore) * 1000) / (calls * perCall);
       cells.push(`${Math.round(r.callsPerS * perCall)}`, cpuUs.toFixed(1));
     }
-    const stream = await sdkLoad({ address: server.address, transport: 'stream', load: { total: 300_000, window: 256 }, userId: 'bench-stream' });
+    const stream = await sdkLoad({ address: server.address, transport: 'stream', load: { total: 300_000, window: 256 }, userId: `bench-stream-${keys}` });
     cells.push(`${Math.round(stream.callsPerS)}`, `${Math.round(peakMb(pid))}`);
     return cells.join(' | ');
   } finally {
@@ -51,7 +54,7 @@ async function measure(redisUrl: string, nodeArgs: string[], workDir: string): P
   }
 }
 
-const workDir = mkdtempSync(join(tmpdir(), 'fg-young-'));
+const workDir = mkdtempSync(join(tmpdir(), 'fg-v8-'));
 const redis = await RedisServer.start();
 try {
   const lines = [
@@ -59,8 +62,9 @@ try {
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (let round = 1; round <= ROUNDS; round++) {
-    for (const [name, nodeArgs] of settings) {
-      const row = await measure(redis.url, nodeArgs, workDir);
+    for (const [i, [name, nodeArgs]] of settings.entries()) {
+      // Keys of each server's own: every one starts on fresh keys.
+      const row = await measure(redis.url, nodeArgs, workDir, `${round}.${i}`);
       process.stderr.write(`round ${round}, ${name}: ${row}\n`);
       lines.push(`| ${name}, round ${round} | ${row} |`);
     }
