@@ -31,6 +31,8 @@ interface Group {
   keys: ScriptKeys;
   /** The group's decisions, packed straight into the script's argument when it is sent. */
   calls: LimitCall[];
+  /** For each decision, the KEYS indexes of its state key and block key. */
+  keyIndexes: number[];
   /** For each decision in the group, its request and its index there. */
   requests: Request[];
   indexes: number[];
@@ -74,11 +76,10 @@ export class Coalescer {
     const id = call.algorithm.name + hashTagOf(call.key);
     let group = this.groups.get(id);
     if (!group) {
-      group = { algorithm: call.algorithm, keys: new ScriptKeys(), calls: [], requests: [], indexes: [] };
+      group = { algorithm: call.algorithm, keys: new ScriptKeys(), calls: [], keyIndexes: [], requests: [], indexes: [] };
       this.groups.set(id, group);
     }
-    group.keys.of(call.key);
-    group.keys.of(call.blockKey);
+    group.keyIndexes.push(group.keys.of(call.key), group.keys.of(call.blockKey));
     group.calls.push(call);
     group.requests.push(request);
     group.indexes.push(index);
@@ -105,13 +106,13 @@ export class Coalescer {
   };
 
   private send(group: Group): void {
-    const { algorithm, keys, calls, requests, indexes } = group;
+    const { algorithm, keys, calls, keyIndexes, requests, indexes } = group;
     const settle = (i: number, value: Settled) => {
       const request = requests[i]!;
       request.settled[indexes[i]!] = value;
       if (--request.pending === 0) request.resolve(request.settled);
     };
-    this.run(algorithm, keys.keys, packDecisions(calls, requests, undefined, keys, false), requests.length > 1).then(
+    this.run(algorithm, keys.keys, packDecisions(calls, requests, undefined, keyIndexes), requests.length > 1).then(
       (reply) => {
         for (let i = 0; i < requests.length; i++) settle(i, toOutcome(reply, i * 4));
       },
@@ -146,9 +147,8 @@ export class Coalescer {
     });
     await Promise.all(
       [...byStateKey].map(async ([stateKey, decisions]) => {
-        const keys = new ScriptKeys(stateKey);
         try {
-          const reply = await this.run(algorithm, keys.keys, packDecisions(calls, requests, decisions, keys, true), decisions.length > 1);
+          const reply = await this.run(algorithm, [stateKey], packDecisions(calls, requests, decisions, undefined), decisions.length > 1);
           decisions.forEach((i, j) => (settled[i] = toOutcome(reply, j * 4)));
         } catch (err) {
           for (const i of decisions) settled[i] = err as Error;
@@ -163,11 +163,11 @@ export class Coalescer {
 const DECISION_BYTES = (VALUES_PER_DECISION - 1) * NUMBER_BYTES;
 
 /**
- * scriptOf's values of the decisions at `which` (all when undefined): the indexes in `keys` of
- * each one's state key and block key (0 when `blocksChecked`: the caller asked them), its clock,
- * arguments and mode.
+ * scriptOf's values of the decisions at `which` (all when undefined): the KEYS indexes of each
+ * one's state key and block key (from `keyIndexes`; without them the call's one key, and no
+ * block key: the caller asked it), its clock, arguments and mode.
  */
-function packDecisions(calls: readonly LimitCall[], requests: readonly Request[], which: readonly number[] | undefined, keys: ScriptKeys, blocksChecked: boolean): Buffer {
+function packDecisions(calls: readonly LimitCall[], requests: readonly Request[], which: readonly number[] | undefined, keyIndexes: readonly number[] | undefined): Buffer {
   const n = which ? which.length : calls.length;
   let bound = 0;
   for (let j = 0; j < n; j++) bound += DECISION_BYTES + stringBytes(calls[which ? which[j]! : j]!.args.member);
@@ -176,8 +176,8 @@ function packDecisions(calls: readonly LimitCall[], requests: readonly Request[]
     const i = which ? which[j]! : j;
     const call = calls[i]!;
     const { limit, windowMs, cost, burst, member } = call.args;
-    packer.number(keys.of(call.key));
-    packer.number(blocksChecked ? 0 : keys.of(call.blockKey));
+    packer.number(keyIndexes ? keyIndexes[2 * i]! : 1);
+    packer.number(keyIndexes ? keyIndexes[2 * i + 1]! : 0);
     packer.number(requests[i]!.now);
     packer.number(windowMs);
     packer.number(limit);

@@ -23,27 +23,56 @@ export class Packer {
     this.at = arrayHeader(this.buf, count);
   }
 
+  /** Stored byte by byte: Buffer's write methods check every value and offset, which cost more than the packing. */
   number(n: number): void {
     const buf = this.buf;
     let at = this.at;
-    if (!Number.isSafeInteger(n) || n < 0) at = buf.writeDoubleBE(n, buf.writeUInt8(0xcb, at));
-    else if (n < 0x80) at = buf.writeUInt8(n, at);
-    else if (n < 0x100) at = buf.writeUInt8(n, buf.writeUInt8(0xcc, at));
-    else if (n < 0x10000) at = buf.writeUInt16BE(n, buf.writeUInt8(0xcd, at));
-    else if (n < TWO_32) at = buf.writeUInt32BE(n, buf.writeUInt8(0xce, at));
-    else at = buf.writeUInt32BE(n % TWO_32, buf.writeUInt32BE(Math.floor(n / TWO_32), buf.writeUInt8(0xcf, at)));
+    if (!Number.isSafeInteger(n) || n < 0) {
+      buf[at] = 0xcb;
+      at = buf.writeDoubleBE(n, at + 1);
+    } else if (n < 0x80) {
+      buf[at++] = n;
+    } else if (n < 0x100) {
+      buf[at++] = 0xcc;
+      buf[at++] = n;
+    } else if (n < 0x10000) {
+      buf[at++] = 0xcd;
+      buf[at++] = n >>> 8;
+      buf[at++] = n & 0xff;
+    } else if (n < TWO_32) {
+      buf[at] = 0xce;
+      at = uint32At(buf, at + 1, n);
+    } else {
+      buf[at] = 0xcf;
+      at = uint32At(buf, uint32At(buf, at + 1, Math.floor(n / TWO_32)), n % TWO_32);
+    }
     this.at = at;
   }
 
   string(s: string): void {
     const buf = this.buf;
-    let at = this.at;
+    const at = this.at;
+    // Short ASCII (a decision's member, most ids): copied here rather than by two calls into C++.
+    if (s.length < 32) {
+      buf[at] = 0xa0 | s.length;
+      let i = 0;
+      for (; i < s.length; i++) {
+        const c = s.charCodeAt(i);
+        if (c > 0x7f) break;
+        buf[at + 1 + i] = c;
+      }
+      if (i === s.length) {
+        this.at = at + 1 + i;
+        return;
+      }
+    }
     const length = Buffer.byteLength(s);
-    if (length < 32) at = buf.writeUInt8(0xa0 | length, at);
-    else if (length < 0x100) at = buf.writeUInt8(length, buf.writeUInt8(0xd9, at));
-    else if (length < 0x10000) at = buf.writeUInt16BE(length, buf.writeUInt8(0xda, at));
-    else at = buf.writeUInt32BE(length, buf.writeUInt8(0xdb, at));
-    this.at = at + buf.write(s, at);
+    let from = at;
+    if (length < 32) from = buf.writeUInt8(0xa0 | length, from);
+    else if (length < 0x100) from = buf.writeUInt8(length, buf.writeUInt8(0xd9, from));
+    else if (length < 0x10000) from = buf.writeUInt16BE(length, buf.writeUInt8(0xda, from));
+    else from = buf.writeUInt32BE(length, buf.writeUInt8(0xdb, from));
+    this.at = from + buf.write(s, from);
   }
 
   finish(): Buffer {
@@ -70,3 +99,11 @@ function arrayHeader(buf: Buffer, n: number): number {
 }
 
 const TWO_32 = 2 ** 32;
+
+function uint32At(buf: Buffer, at: number, n: number): number {
+  buf[at] = n >>> 24;
+  buf[at + 1] = (n >>> 16) & 0xff;
+  buf[at + 2] = (n >>> 8) & 0xff;
+  buf[at + 3] = n & 0xff;
+  return at + 4;
+}
