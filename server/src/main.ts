@@ -84,10 +84,12 @@ async function main(): Promise<void> {
     clock: systemClock,
     allowlist,
     maxBatch: config.maxBatchSize,
+    maxInFlight: config.maxChecksInFlight,
     tracker,
     decisions: metrics,
     ...(denyCache ? { denyCache } : {}),
   });
+  metrics.observeInFlight(limiter);
   // GetStoreStatus and /metrics report the same outage state.
   const outage = {
     degraded: () => store instanceof FailoverStore && !store.available,

@@ -63,6 +63,8 @@ export interface Config extends GatewayConfig {
   policiesFile: string | undefined;
   policiesPollIntervalMs: number;
   maxBatchSize: number;
+  /** Checks taken and not yet answered, over all calls and streams, past which new ones are refused UNAVAILABLE. */
+  maxChecksInFlight: number;
   trackingCleanupIntervalMs: number;
   /** Node's per-session stream Map and Set replaced (see grpc/stream-table.ts); false keeps Node's. */
   http2StreamTables: boolean;
@@ -191,6 +193,7 @@ export function loadConfig(env: Env = process.env): Config {
     policiesFile: str(env, 'POLICIES_FILE'),
     policiesPollIntervalMs: int(env, 'POLICIES_POLL_INTERVAL_MS', 2_000, 100, 3_600_000),
     maxBatchSize: int(env, 'MAX_BATCH_SIZE', 1_000, 1, 10_000),
+    maxChecksInFlight: int(env, 'MAX_CHECKS_IN_FLIGHT', 20_000, 1, 10_000_000),
     denyCacheMs: int(env, 'DENY_CACHE_MS', 1_000, 0, 60_000),
     denyCacheMaxKeys: int(env, 'DENY_CACHE_MAX_KEYS', 10_000, 1, 10_000_000),
     trackingCleanupIntervalMs: int(env, 'TRACKING_CLEANUP_INTERVAL_MS', 3_600_000, 1_000, 86_400_000),

@@ -32,6 +32,8 @@ export interface RateLimiterDeps {
   clock: Clock;
   allowlist: IpAllowlist;
   maxBatch: number;
+  /** Checks in flight (taken, not yet answered) past which new ones are refused UNAVAILABLE; unbounded when unset. */
+  maxInFlight?: number;
   /** Records `record_activity` of allowed checks; without it such checks are INVALID_ARGUMENT. */
   tracker?: Pick<Tracker, 'event' | 'record'>;
   /** Told of every answered check (metrics); nothing when unset. */
@@ -80,24 +82,57 @@ const scopeProto = (scope: ScopeName): Scope => (scope === 'user' ? Scope.SCOPE_
 export class RateLimiter {
   private readonly instance = randomBytes(4).toString('hex');
   private seq = 0;
+  private inFlight = 0;
 
   constructor(private readonly deps: RateLimiterDeps) {}
+
+  /** Checks taken and not yet answered, over all calls and streams. */
+  get checksInFlight(): number {
+    return this.inFlight;
+  }
 
   /** Decides one request; every answered check is told to the decision observer. */
   check(req: CheckLimitRequest): Promise<CheckLimitResponse> {
     let plan: Plan;
     try {
       plan = this.plan(req);
+      this.admit(1);
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.decide(plan, this.deps.clock.now()).then(this.observed);
+    return this.decide(plan, this.deps.clock.now()).then(this.answered, this.failed);
   }
+
+  private readonly answered = (res: CheckLimitResponse): CheckLimitResponse => {
+    this.inFlight--;
+    return this.observed(res);
+  };
+
+  private readonly failed = (err: unknown): never => {
+    this.inFlight--;
+    throw err;
+  };
 
   private readonly observed = (res: CheckLimitResponse): CheckLimitResponse => {
     (this.deps.decisions ?? noDecisions).decision(res.policy, res.reason, res.allowed);
     return res;
   };
+
+  /**
+   * Takes `checks` in, or refuses them all UNAVAILABLE when more than maxInFlight would then be
+   * in flight. Past that the replica only queues: each check holds its objects until Redis
+   * answers it, so memory and every call's wait grow with the queue, and a process past its
+   * memory limit answers nothing. Refused at once, a call goes to another replica or to the
+   * SDK's onUnavailable mode.
+   */
+  private admit(checks: number): void {
+    const max = this.deps.maxInFlight ?? Infinity;
+    if (this.inFlight + checks > max) {
+      (this.deps.decisions ?? noDecisions).shed(checks);
+      throw FloodgateError.unavailable(`overloaded: ${this.inFlight} checks in flight, at most ${max} (MAX_CHECKS_IN_FLIGHT); retry later or elsewhere`);
+    }
+    this.inFlight += checks;
+  }
 
   /** Validates a request (throwing INVALID_ARGUMENT naming the field) into what deciding it takes. */
   private plan(req: CheckLimitRequest): Plan {
@@ -223,6 +258,15 @@ export class RateLimiter {
     if (reqs.length > this.deps.maxBatch) {
       throw FloodgateError.invalid('checks', `holds ${reqs.length} checks; at most ${this.deps.maxBatch} are allowed`);
     }
+    this.admit(reqs.length);
+    try {
+      return await this.decideMany(reqs);
+    } finally {
+      this.inFlight -= reqs.length;
+    }
+  }
+
+  private async decideMany(reqs: readonly CheckLimitRequest[]): Promise<CheckLimitResult[]> {
     const now = this.deps.clock.now();
     const results = new Array<CheckLimitResult>(reqs.length);
     const answer = (i: number, res: CheckLimitResponse) => (results[i] = { response: this.observed(res), error: undefined });

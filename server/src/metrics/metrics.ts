@@ -2,7 +2,7 @@ import { reasonToJSON, type Reason } from '@floodgate/client';
 import { status } from '@grpc/grpc-js';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { FailureMode } from '../policy/policy.js';
-import type { DecisionObserver, DenyCacheSource, FallbackObserver, OutageSource, PolicyReloadSource, RedisObserver, RpcObserver } from './observers.js';
+import type { DecisionObserver, DenyCacheSource, FallbackObserver, InFlightSource, OutageSource, PolicyReloadSource, RedisObserver, RpcObserver } from './observers.js';
 
 /** Seconds, 0.1 ms to 2.5 s: a Redis round trip on loopback is well under 1 ms, a deadline about 1 s. */
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -109,6 +109,12 @@ export class Metrics extends GatewayMetrics implements DecisionObserver, RpcObse
     registers: [this.registry],
   });
 
+  private readonly shedChecks = new Counter({
+    name: 'floodgate_checks_shed_total',
+    help: 'Checks refused UNAVAILABLE because MAX_CHECKS_IN_FLIGHT were already in flight',
+    registers: [this.registry],
+  });
+
   private readonly fallbacks = new Counter({
     name: 'floodgate_fallback_decisions_total',
     help: 'Rate-limit keys decided by their policy failure mode (local, open, closed) because Redis did not answer',
@@ -126,6 +132,7 @@ export class Metrics extends GatewayMetrics implements DecisionObserver, RpcObse
   private outage: OutageSource = { degraded: () => false };
   private reloads: PolicyReloadSource = { reloads: 0, reloadFailures: 0 };
   private denyCache: DenyCacheSource = { hits: 0, size: 0 };
+  private inFlight: InFlightSource = { checksInFlight: 0 };
 
   constructor() {
     super();
@@ -133,6 +140,15 @@ export class Metrics extends GatewayMetrics implements DecisionObserver, RpcObse
     const outage = () => this.outage;
     const reloads = () => this.reloads;
     const denyCache = () => this.denyCache;
+    const inFlight = () => this.inFlight;
+    new Gauge({
+      name: 'floodgate_checks_in_flight',
+      help: 'Checks taken and not yet answered, over all calls and streams (bounded by MAX_CHECKS_IN_FLIGHT)',
+      registers,
+      collect() {
+        this.set(inFlight().checksInFlight);
+      },
+    });
     new Gauge({
       name: 'floodgate_degraded',
       help: '1 while the store is unreachable and policies run in their failure mode, else 0',
@@ -198,6 +214,11 @@ export class Metrics extends GatewayMetrics implements DecisionObserver, RpcObse
     this.denyCache = source;
   }
 
+  /** Reads the checks in flight from the limiter from now on. */
+  observeInFlight(source: InFlightSource): void {
+    this.inFlight = source;
+  }
+
   /** Reads the reload counts from the policy source from now on. */
   observePolicyReloads(source: PolicyReloadSource): void {
     this.reloads = source;
@@ -205,6 +226,10 @@ export class Metrics extends GatewayMetrics implements DecisionObserver, RpcObse
 
   decision(policy: string, reason: Reason, allowed: boolean): void {
     this.decisionCounts.get(policy, reason * 2 + (allowed ? 1 : 0)).count++;
+  }
+
+  shed(checks: number): void {
+    this.shedChecks.inc(checks);
   }
 
   rpc(path: string, code: number, seconds: number): void {

@@ -9,6 +9,8 @@ import type { FailureMode } from '../policy/policy.js';
 export interface DecisionObserver {
   /** One answered check: its policy, its reason and whether it was let through. */
   decision(policy: string, reason: Reason, allowed: boolean): void;
+  /** `checks` refused UNAVAILABLE, as too many were in flight. */
+  shed(checks: number): void;
 }
 
 export interface RpcObserver {
@@ -26,12 +28,17 @@ export interface FallbackObserver {
   fallback(failureMode: FailureMode, keys: number): void;
 }
 
-export const noDecisions: DecisionObserver = { decision: () => {} };
+export const noDecisions: DecisionObserver = { decision: () => {}, shed: () => {} };
 
 /** Whether the store is unreachable (policies in their failure mode) and the tracking buffer. */
 export interface OutageSource {
   degraded(): boolean;
   trackingBuffer?: { readonly size: number; readonly dropped: number };
+}
+
+/** The limiter's checks taken and not yet answered. */
+export interface InFlightSource {
+  readonly checksInFlight: number;
 }
 
 /** Hits and size of the limiter's in-process deny cache. */
