@@ -235,7 +235,7 @@ async function measureWith(servers: Servers, floor: StaticHttp2Server, redis: Re
       for (const streams of MODE.streams) {
         for (const [i, s] of scenarios.entries()) {
           const r = { ...(await run(s, streams, requests[i]!)), streams };
-          const degraded = r.undecided ? `; ${r.undecided} keys answered by a failure mode (server degraded): run not counted` : '';
+          const degraded = r.undecided ? `; ${r.undecided} keys not decided by Redis or the deny cache (a failure mode, or refused as overloaded): run not counted` : '';
           log(`  ${s.name}: ${CLIENTS} clients × ${streams} streams → ${r.callsPerS.toFixed(0)} calls/s, p99 ${r.p99Ms.toFixed(2)} ms${degraded}`);
           if (!r.undecided && (!best[i] || r.callsPerS > best[i]!.callsPerS)) best[i] = r;
           // Each run about durationS long at the best rate seen: a short run's start and drain
@@ -262,7 +262,7 @@ async function measureWith(servers: Servers, floor: StaticHttp2Server, redis: Re
       log(`  ${s.name} at ${ratePerS}/s: ${r.callsPerS.toFixed(0)} calls/s answered, p99 ${r.p99Ms.toFixed(2)} ms, loader CPU ${r.loaderCpuUs.toFixed(0)} µs/call`);
       return { ...r, failed: 0, notOk: failures };
     });
-    if (result.undecided) notOk += ` (${result.undecided} keys answered by a failure mode: server degraded)`;
+    if (result.undecided) notOk += ` (${result.undecided} keys not decided by Redis or the deny cache: a failure mode, or refused as overloaded)`;
     if (notOk) log(`  ${s.name}:${notOk}`);
     return { result, notOk };
   };
@@ -282,7 +282,7 @@ async function measureWith(servers: Servers, floor: StaticHttp2Server, redis: Re
       log(`  ${s.name} at ${ratePerS}/s: ${r.callsPerS.toFixed(0)} calls/s, p99 ${r.p99Ms.toFixed(2)} ms`);
       return r;
     });
-    const degraded = result.undecided ? ` (${result.undecided} keys answered by a failure mode: server degraded)` : '';
+    const degraded = result.undecided ? ` (${result.undecided} keys not decided by Redis or the deny cache: a failure mode, or refused as overloaded)` : '';
     return { result, notOk: (slow ? ` (${slow} calls slower than the ${REDIS_COMMAND_TIMEOUT_MS} ms Redis command timeout: may have answered UNAVAILABLE)` : '') + degraded };
   };
 
@@ -485,7 +485,7 @@ async function measureAllocation(server: ServerProcess, redis: Redis, workDir: s
       if (r.failed > 0) throw new Error(`${s.name}: ${r.failed} of ${calls} calls failed`);
     });
     const { undecided } = await decidedSince(server, redis, before, calls * (s.keysPerCall ?? 0));
-    if (undecided) throw new Error(`${s.name}: ${undecided} keys answered by a failure mode (server degraded)`);
+    if (undecided) throw new Error(`${s.name}: ${undecided} keys not decided by Redis or the deny cache (a failure mode, or refused as overloaded)`);
     const kb = (bytes: number) => (bytes / 1024).toFixed(1);
     lines.push(`| ${s.name} | ${calls} | ${kb(a.totalBytes)} KB | ${kb(a.ownBytes)} KB |`);
     log(`  ${s.name}: ${kb(a.totalBytes)} KB per call, ${kb(a.ownBytes)} KB in Floodgate's own code; most by:`);
