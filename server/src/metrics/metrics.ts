@@ -5,10 +5,69 @@ import type { FailureMode } from '../policy/policy.js';
 import type { DecisionObserver, DenyCacheSource, FallbackObserver, InFlightSource, OutageSource, PolicyReloadSource, RedisObserver, RpcObserver } from './observers.js';
 
 /** Seconds, 0.1 ms to 2.5 s: a Redis round trip on loopback is well under 1 ms, a deadline about 1 s. */
-const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+export const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 function latency<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[]): Histogram<L> {
   return new Histogram({ name, help, labelNames, buckets: LATENCY_BUCKETS, registers: [registry] });
+}
+
+/** One label set's latencies: a count per bucket (not cumulative), their sum and count. */
+class Observations {
+  readonly counts: number[] = LATENCY_BUCKETS.map(() => 0);
+  sum = 0;
+  count = 0;
+
+  constructor(readonly labels: Record<string, string>) {}
+
+  observe(seconds: number): void {
+    this.sum += seconds;
+    this.count++;
+    for (let i = 0; i < LATENCY_BUCKETS.length; i++) {
+      if (seconds <= LATENCY_BUCKETS[i]!) {
+        this.counts[i]!++;
+        return;
+      }
+    }
+  }
+}
+
+/**
+ * A latency histogram counted here and handed to prom-client when it is scraped. prom-client's
+ * observe validates and hashes the labels and keys the buckets by number on every call (about
+ * 280 ns and 190 bytes, a tenth of a streamed check's CPU); counting costs 25 ns and nothing
+ * allocated. At scrape time, prom-client's collect hook fills its table, in the shape its
+ * exposition reads, from the counts (the metrics tests read the exposition).
+ */
+class CountedHistogram<L extends string> {
+  private readonly sets = new Map<string, Observations>();
+
+  constructor(registry: Registry, name: string, help: string, labelNames: readonly L[]) {
+    const sets = this.sets;
+    new Histogram({
+      name,
+      help,
+      labelNames,
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+      collect() {
+        const table: Record<string, { labels: Record<string, string>; bucketValues: Record<number, number>; sum: number; count: number }> = {};
+        for (const [key, o] of sets) {
+          const bucketValues: Record<number, number> = {};
+          LATENCY_BUCKETS.forEach((bound, i) => (bucketValues[bound] = o.counts[i]!));
+          table[key] = { labels: o.labels, bucketValues, sum: o.sum, count: o.count };
+        }
+        (this as unknown as { hashMap: typeof table }).hashMap = table;
+      },
+    });
+  }
+
+  /** The observations of one label set (the same object for the same labels). */
+  child(labels: Record<L, string>): Observations {
+    const key = JSON.stringify(labels);
+    let o = this.sets.get(key);
+    if (!o) this.sets.set(key, (o = new Observations(labels)));
+    return o;
+  }
 }
 
 /**
@@ -98,9 +157,9 @@ export class Metrics extends GatewayMetrics implements DecisionObserver, RpcObse
     },
   });
 
-  private readonly rpcDuration = latency(this.registry, 'floodgate_rpc_duration_seconds', 'gRPC call latency by method and status code', ['method', 'code']);
+  private readonly rpcDuration = new CountedHistogram(this.registry, 'floodgate_rpc_duration_seconds', 'gRPC call latency by method and status code', ['method', 'code']);
 
-  private readonly redisDuration = latency(this.registry, 'floodgate_redis_command_duration_seconds', 'Redis command and script latency by command', ['command']);
+  private readonly redisDuration = new CountedHistogram(this.registry, 'floodgate_redis_command_duration_seconds', 'Redis command and script latency by command', ['command']);
 
   private readonly redisErrors = new Counter({
     name: 'floodgate_redis_errors_total',
@@ -123,8 +182,8 @@ export class Metrics extends GatewayMetrics implements DecisionObserver, RpcObse
   });
 
   // Keyed by method path and status code; by command.
-  private readonly rpcChildren = new ChildCache((path, code) => this.rpcDuration.labels(path.slice(1), status[code as number] ?? 'UNKNOWN'));
-  private readonly redisChildren = new ChildCache((command) => this.redisDuration.labels(command));
+  private readonly rpcChildren = new ChildCache((path, code) => this.rpcDuration.child({ method: path.slice(1), code: status[code as number] ?? 'UNKNOWN' }));
+  private readonly redisChildren = new ChildCache((command) => this.redisDuration.child({ command }));
   private readonly redisErrorChildren = new ChildCache((command) => this.redisErrors.labels(command));
 
   // Outage state and policy reloads belong to other parts; they are read at scrape time so the
