@@ -7,8 +7,8 @@
 import { Redis } from 'ioredis';
 import { ALGORITHM_IMPLS } from '../server/src/limiter/algorithms.js';
 import { scriptOf, type Algorithm } from '../server/src/limiter/algorithm.js';
-import { packArray } from '../server/src/store/msgpack.js';
-import { ScriptKeys } from '../server/src/store/redis-script.js';
+import { Coalescer } from '../server/src/store/coalescer.js';
+import type { LimitCall } from '../server/src/store/store.js';
 import { RedisServer } from '../test/support/redis-server.js';
 
 const WINDOW_MS = 15 * 60_000;
@@ -32,17 +32,22 @@ const SHAPES: Shape[] = [
 ];
 
 async function usPerDecision(redis: Redis, algorithm: Algorithm<any>, shape: Shape): Promise<number> {
-  const sha = (await redis.script('LOAD', scriptOf(algorithm, shape.decisionsPerCall > 1))) as string;
+  const shas = await Promise.all([false, true].map((many) => redis.script('LOAD', scriptOf(algorithm, many)) as Promise<string>));
   await redis.flushall();
+  // The server's packing and grouping: a call's decisions, made in one turn on one key, are one script call.
+  const coalescer = new Coalescer((_, keys, decisions, many) => redis.evalsha(shas[Number(many)]!, keys.length, ...keys, decisions) as Promise<number[]>, shape.decisionsPerCall);
   const started = Date.now();
   const call = async (c: number, limit: number, n: number) => {
-    const keys = new ScriptKeys();
-    const values: Array<string | number> = [];
-    for (let i = 0; i < n; i++) {
-      const key = shape.freshKeys ? `{u:${c}}:${algorithm.keySuffix}` : `{u:hot}:${algorithm.keySuffix}`;
-      values.push(keys.of(key), keys.of('{u:hot}:b'), started + c, WINDOW_MS, limit, 1, limit, `m${c}-${i}`, 0);
-    }
-    await redis.evalsha(sha, keys.keys.length, ...keys.keys, packArray(values));
+    const key = shape.freshKeys ? `{u:${c}}:${algorithm.keySuffix}` : `{u:hot}:${algorithm.keySuffix}`;
+    const calls = Array.from({ length: n }, (_, i): LimitCall => ({
+      algorithm,
+      key,
+      blockKey: '{u:hot}:b',
+      args: { limit, windowMs: WINDOW_MS, cost: 1, burst: limit, member: `m${c}-${i}` },
+      mode: 'consume',
+      failureMode: 'closed',
+    }));
+    for (const settled of await coalescer.decideEach(calls, started + c)) if (settled instanceof Error) throw settled;
   };
   // Over the limit from the first measured decision on.
   if (shape.limit < HIGH_LIMIT) await call(-1, shape.limit, shape.limit);

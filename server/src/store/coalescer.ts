@@ -138,6 +138,8 @@ export class Coalescer {
     const blocked = new Map<string, boolean | Error>();
     await Promise.all([...new Set(calls.map((c) => c.blockKey))].map(async (b) => blocked.set(b, await exists(b).catch((err: Error) => err))));
     const byStateKey = new Map<string, number[]>();
+    // Each script names its one state key (KEYS[1]) and no block key (asked above).
+    const alone = calls.flatMap(() => [1, 0]);
     calls.forEach((call, i) => {
       const block = blocked.get(call.blockKey)!;
       if (block instanceof Error) settled[i] = block;
@@ -148,7 +150,7 @@ export class Coalescer {
     await Promise.all(
       [...byStateKey].map(async ([stateKey, decisions]) => {
         try {
-          const reply = await this.run(algorithm, [stateKey], packDecisions(calls, requests, decisions, undefined), decisions.length > 1);
+          const reply = await this.run(algorithm, [stateKey], packDecisions(calls, requests, decisions, alone), decisions.length > 1);
           decisions.forEach((i, j) => (settled[i] = toOutcome(reply, j * 4)));
         } catch (err) {
           for (const i of decisions) settled[i] = err as Error;
@@ -164,10 +166,9 @@ const DECISION_BYTES = (VALUES_PER_DECISION - 1) * NUMBER_BYTES;
 
 /**
  * scriptOf's values of the decisions at `which` (all when undefined): the KEYS indexes of each
- * one's state key and block key (from `keyIndexes`; without them the call's one key, and no
- * block key: the caller asked it), its clock, arguments and mode.
+ * one's state key and block key (`keyIndexes`, two per decision), its clock, arguments and mode.
  */
-function packDecisions(calls: readonly LimitCall[], requests: readonly Request[], which: readonly number[] | undefined, keyIndexes: readonly number[] | undefined): Buffer {
+function packDecisions(calls: readonly LimitCall[], requests: readonly Request[], which: readonly number[] | undefined, keyIndexes: readonly number[]): Buffer {
   const n = which ? which.length : calls.length;
   let bound = 0;
   for (let j = 0; j < n; j++) bound += DECISION_BYTES + stringBytes(calls[which ? which[j]! : j]!.args.member);
@@ -176,8 +177,8 @@ function packDecisions(calls: readonly LimitCall[], requests: readonly Request[]
     const i = which ? which[j]! : j;
     const call = calls[i]!;
     const { limit, windowMs, cost, burst, member } = call.args;
-    packer.number(keyIndexes ? keyIndexes[2 * i]! : 1);
-    packer.number(keyIndexes ? keyIndexes[2 * i + 1]! : 0);
+    packer.number(keyIndexes[2 * i]!);
+    packer.number(keyIndexes[2 * i + 1]!);
     packer.number(requests[i]!.now);
     packer.number(windowMs);
     packer.number(limit);
