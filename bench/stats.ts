@@ -10,7 +10,7 @@ export interface LoadResult {
 }
 
 /** Nearest-rank percentiles of latencies in ms. */
-export function percentiles(latenciesMs: number[]): { p50Ms: number; p99Ms: number } {
+export function percentiles(latenciesMs: ArrayLike<number>): { p50Ms: number; p99Ms: number } {
   if (latenciesMs.length === 0) return { p50Ms: NaN, p99Ms: NaN };
   const sorted = Float64Array.from(latenciesMs).sort();
   const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!;

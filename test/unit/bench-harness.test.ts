@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { grpcFrame, grpcUnframe } from '../../bench/grpc-body.js';
 import { parseH2load } from '../../bench/h2load.js';
+import { pace } from '../../bench/pace.js';
 import { percentiles } from '../../bench/stats.js';
 import { summarizeTraceGc } from '../../bench/trace-gc.js';
 
@@ -44,5 +45,17 @@ describe('bench harness', () => {
 
   it('takes nearest-rank percentiles', () => {
     expect(percentiles([5, 1, 3, 2, 4])).toEqual({ p50Ms: 3, p99Ms: 5 });
+    expect(percentiles(Float64Array.of(9, 1, 3, 2, 4).subarray(1))).toEqual({ p50Ms: 2, p99Ms: 4 });
+  });
+
+  it('paces every call once and waits for all of them to settle, failed ones too', async () => {
+    const started: number[] = [];
+    let settled = 0;
+    await pace(2_000, 40, (i) => {
+      started.push(i);
+      return new Promise((resolve, reject) => setTimeout(() => (settled++, i % 3 ? resolve(i) : reject(new Error('no'))), 5));
+    });
+    expect(started).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    expect(settled).toBe(40);
   });
 });
