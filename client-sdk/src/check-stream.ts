@@ -1,9 +1,9 @@
 import { Metadata, status, type Client, type ClientDuplexStream, type StatusObject } from '@grpc/grpc-js';
 import { FloodgateError } from './errors.js';
 import { DeadlineQueue } from './deadline-queue.js';
-import { encodeMessage } from './wire.js';
+import { decodeMessage, encodeMessage } from './wire.js';
 import { StreamTable } from './http2-collections.js';
-import { CheckLimitRequest, CheckLimitStreamRequest, RateLimitServiceService, type CheckLimitResponse, type CheckLimitStreamResponse } from './gen/floodgate/v1/ratelimit.js';
+import { CheckLimitRequest, CheckLimitStreamRequest, CheckLimitStreamResponse, RateLimitServiceService, type CheckLimitResponse } from './gen/floodgate/v1/ratelimit.js';
 
 /** The server's limit of checks per message. */
 const MAX_CHECKS_PER_MESSAGE = 1_000;
@@ -147,7 +147,7 @@ export class CheckStream {
   }
 
   private start(): OpenStream {
-    const call = this.channel.makeBidiStreamRequest(METHOD.path, (b: Buffer) => b, METHOD.responseDeserialize, new Metadata());
+    const call = this.channel.makeBidiStreamRequest(METHOD.path, (b: Buffer) => b, (b: Buffer) => decodeMessage(CheckLimitStreamResponse, b), new Metadata());
     const stream: OpenStream = {
       call,
       pending: new StreamTable(),

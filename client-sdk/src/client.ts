@@ -6,7 +6,7 @@ import { FloodgateError } from './errors.js';
 import * as admin from './gen/floodgate/v1/admin.js';
 import * as rl from './gen/floodgate/v1/ratelimit.js';
 import * as tracking from './gen/floodgate/v1/tracking.js';
-import { encodeMessage, type Encoder } from './wire.js';
+import { decodeMessage, encodeMessage, type Decoder, type Encoder } from './wire.js';
 
 export interface ClientOptions {
   /** host:port of the Floodgate gRPC server. */
@@ -60,8 +60,10 @@ export type DeepPartial<T> = T extends Array<infer U>
     ? { [K in keyof T]?: DeepPartial<T[K]> }
     : T;
 
+/** A generated method: its path, and its types (requests are encoded and responses decoded here). */
 interface MethodDef<Req, Res> {
   path: string;
+  requestDeserialize(value: Buffer): Req;
   responseDeserialize(value: Buffer): Res;
 }
 
@@ -150,7 +152,7 @@ export function createClient(options: ClientOptions): FloodgateClient {
   const report = reporter(options.onUnavailableEvent);
 
   const rpc =
-    <Req, Res>(def: MethodDef<Req, Res>, codec: Codec<Req>, withToken = false) =>
+    <Req, Res>(def: MethodDef<Req, Res>, codec: Codec<Req>, decoder: Decoder<Res>, withToken = false) =>
     (req: DeepPartial<Req> | undefined, call: CallOptions = {}): Promise<Res> => {
       const { requestId } = call;
       const callDeadlineMs = call.deadlineMs ?? deadlineMs;
@@ -186,7 +188,7 @@ export function createClient(options: ClientOptions): FloodgateClient {
         const pending = channel.makeUnaryRequest(
           def.path,
           (b: Buffer) => b,
-          (b: Buffer) => def.responseDeserialize(b),
+          (b: Buffer) => decodeMessage(decoder, b),
           bytes,
           md,
           { deadline: Date.now() + callDeadlineMs },
@@ -207,8 +209,8 @@ export function createClient(options: ClientOptions): FloodgateClient {
   };
 
   /** A plain RPC: rejects on any failure, reporting unavailability. */
-  const unary = <Req, Res>(def: MethodDef<Req, Res>, codec: Codec<Req>, withToken = false): Call<Req, Res> => {
-    const send = rpc(def, codec, withToken);
+  const unary = <Req, Res>(def: MethodDef<Req, Res>, codec: Codec<Req>, decoder: Decoder<Res>, withToken = false): Call<Req, Res> => {
+    const send = rpc(def, codec, decoder, withToken);
     const method = def.path.slice(def.path.lastIndexOf('/') + 1);
     return (req, call) =>
       send(req, call).catch((err) => {
@@ -219,7 +221,7 @@ export function createClient(options: ClientOptions): FloodgateClient {
   const R = rl.RateLimitServiceService;
   const T = tracking.TrackingServiceService;
   const A = admin.AdminServiceService;
-  const callCheck = rpc(R.checkLimit, rl.CheckLimitRequest);
+  const callCheck = rpc(R.checkLimit, rl.CheckLimitRequest, rl.CheckLimitResponse);
   const stream = transport === 'stream' ? new CheckStream(channel, address) : undefined;
   const sendCheck = (req: DeepPartial<rl.CheckLimitRequest>, call: CallOptions = {}): Promise<rl.CheckLimitResponse> => {
     if (!stream?.supported) return callCheck(req, call);
@@ -233,7 +235,7 @@ export function createClient(options: ClientOptions): FloodgateClient {
       (err: FloodgateError) => (stream.supported ? Promise.reject(err) : callCheck(req, call)),
     );
   };
-  const sendChecks = rpc(R.checkLimits, rl.CheckLimitsRequest);
+  const sendChecks = rpc(R.checkLimits, rl.CheckLimitsRequest, rl.CheckLimitsResponse);
 
   const checkLimit: Call<rl.CheckLimitRequest, Decision> = async (req = {}, call) => {
     const hit = cache?.get(req);
@@ -282,17 +284,17 @@ export function createClient(options: ClientOptions): FloodgateClient {
   return {
     checkLimit,
     checkLimits,
-    getLimitStatus: unary(R.getLimitStatus, rl.GetLimitStatusRequest),
-    recordActivity: unary(T.recordActivity, tracking.RecordActivityRequest),
-    getUserStats: unary(T.getUserStats, tracking.GetUserStatsRequest),
+    getLimitStatus: unary(R.getLimitStatus, rl.GetLimitStatusRequest, rl.GetLimitStatusResponse),
+    recordActivity: unary(T.recordActivity, tracking.RecordActivityRequest, tracking.RecordActivityResponse),
+    getUserStats: unary(T.getUserStats, tracking.GetUserStatsRequest, tracking.GetUserStatsResponse),
     admin: {
-      listUsers: unary(A.listUsers, admin.ListUsersRequest, true),
-      getUserDetail: unary(A.getUserDetail, admin.GetUserDetailRequest, true),
-      getStatistics: unary(A.getStatistics, admin.GetStatisticsRequest, true),
-      setSuspension: unary(A.setSuspension, admin.SetSuspensionRequest, true),
-      resetTracking: unary(A.resetTracking, admin.ResetTrackingRequest, true),
-      resetRateLimits: unary(A.resetRateLimits, admin.ResetRateLimitsRequest, true),
-      getStoreStatus: unary(A.getStoreStatus, admin.GetStoreStatusRequest, true),
+      listUsers: unary(A.listUsers, admin.ListUsersRequest, admin.ListUsersResponse, true),
+      getUserDetail: unary(A.getUserDetail, admin.GetUserDetailRequest, admin.GetUserDetailResponse, true),
+      getStatistics: unary(A.getStatistics, admin.GetStatisticsRequest, admin.GetStatisticsResponse, true),
+      setSuspension: unary(A.setSuspension, admin.SetSuspensionRequest, admin.SetSuspensionResponse, true),
+      resetTracking: unary(A.resetTracking, admin.ResetTrackingRequest, admin.ResetTrackingResponse, true),
+      resetRateLimits: unary(A.resetRateLimits, admin.ResetRateLimitsRequest, admin.ResetRateLimitsResponse, true),
+      getStoreStatus: unary(A.getStoreStatus, admin.GetStoreStatusRequest, admin.GetStoreStatusResponse, true),
     },
     denyCache: cache,
     channel,

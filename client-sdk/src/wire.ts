@@ -1,4 +1,4 @@
-import { BinaryWriter } from '@bufbuild/protobuf/wire';
+import { BinaryReader, BinaryWriter } from '@bufbuild/protobuf/wire';
 
 const UINT32_MAX = 0xffffffff;
 
@@ -36,4 +36,50 @@ export function encodeMessage<T>(encoder: Encoder<T>, message: T): Buffer {
     throw err;
   }
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** A varint of up to 7 bytes holds at most 49 bits: exact as a double, summed without a BigInt. */
+const NUMBER_VARINT_BYTES = 7;
+
+/** What the reader's constructor keeps and uint64() reads on from (not in protobuf-es's typings). */
+interface ReaderState {
+  buf: unknown;
+  pos: unknown;
+}
+
+/**
+ * protobuf-es reads every uint64 into a BigInt, and ts-proto's number fields turn that into a
+ * string and the string into a number: three allocations per value, three uint64 per
+ * LimitStatus. A value under 2^49 (any duration or count here) is summed straight from its
+ * varint instead; ts-proto's conversion of the number is then a cached number-to-string. Longer
+ * varints, a truncated one, or a protobuf-es that keeps its position elsewhere take protobuf-es's
+ * own path, so values and errors are its own.
+ */
+class NumberReader extends BinaryReader {
+  override uint64(): bigint | string {
+    const { buf, pos } = this as unknown as ReaderState;
+    if (!(buf instanceof Uint8Array) || typeof pos !== 'number') return super.uint64();
+    const end = Math.min(buf.length, pos + NUMBER_VARINT_BYTES);
+    let value = 0;
+    for (let at = pos, scale = 1; at < end; scale *= 128) {
+      const byte = buf[at++]!;
+      value += (byte & 0x7f) * scale;
+      if (byte < 0x80) {
+        (this as unknown as ReaderState).pos = at;
+        // ts-proto reads the field with longToNumber(), which takes anything with toString().
+        return value as unknown as bigint;
+      }
+    }
+    return super.uint64();
+  }
+}
+
+/** A generated message type's decoder (ts-proto's `decode`). */
+export interface Decoder<T> {
+  decode(input: BinaryReader | Uint8Array, length?: number): T;
+}
+
+/** The message in `bytes`; throws what its decoder throws. */
+export function decodeMessage<T>(decoder: Decoder<T>, bytes: Uint8Array): T {
+  return decoder.decode(new NumberReader(bytes));
 }

@@ -1,5 +1,5 @@
 import { CheckLimitsResponse, GetStatisticsResponse, Reason, Scope, type CheckLimitsResponse as Batch } from '@floodgate/client';
-import { encodeMessage } from '@floodgate/client/wire';
+import { decodeMessage, encodeMessage } from '@floodgate/client/wire';
 import { describe, expect, it } from 'vitest';
 
 /** The generated serializer's bytes: what every protobuf decoder is known to read. */
@@ -50,5 +50,43 @@ describe('encodeMessage (the reused writer both the server and the SDK encode wi
   it('leaves int64 fields and other messages as the generated code writes them', () => {
     const m = GetStatisticsResponse.fromPartial({ usersTracked: 2 ** 32 + 3, activeLastHour: 5, dailyActiveUsers: [{ periodStartMs: -5, users: 2 ** 34, atMs: 1_795_670_157_981 }] } as never);
     expect(encodeMessage(GetStatisticsResponse, m).equals(Buffer.from(GetStatisticsResponse.encode(m).finish()))).toBe(true);
+  });
+});
+
+describe('decodeMessage (how the SDK reads every answer)', () => {
+  /** A one-answer batch whose uint64 fields all hold `v`, as the generated serializer writes it (it takes bigints too). */
+  const u64 = (v: number | bigint) => {
+    const m = batch([0]);
+    Object.assign(m.results[0]!.response!.statuses[0]!, { windowMs: v, resetAfterMs: v, retryAfterMs: v });
+    return Buffer.from(CheckLimitsResponse.encode(m).finish());
+  };
+
+  it('reads what the generated decoder reads, uint64 values of every varint length included', () => {
+    const around = U64_EDGES.flatMap((v) => [v, v - 1, v + 1].filter((x) => x >= 0 && x <= Number.MAX_SAFE_INTEGER));
+    const lengths = Array.from({ length: 8 }, (_, k) => [2 ** (7 * (k + 1)) - 1, 2 ** (7 * (k + 1))]).flat().filter((x) => x <= Number.MAX_SAFE_INTEGER);
+    for (const values of [U64_EDGES, [...U64_EDGES].reverse(), around, lengths, []]) {
+      const bytes = reference(batch(values));
+      const read = decodeMessage(CheckLimitsResponse, bytes);
+      expect(read).toEqual(CheckLimitsResponse.decode(bytes));
+      expect(read).toEqual(batch(values));
+    }
+  });
+
+  it('fails as the generated decoder does past 2^53 and on a message cut short', () => {
+    const big = u64(2n ** 60n);
+    expect(() => CheckLimitsResponse.decode(big)).toThrow(/MAX_SAFE_INTEGER/);
+    expect(() => decodeMessage(CheckLimitsResponse, big)).toThrow(/MAX_SAFE_INTEGER/);
+    const full = u64(2 ** 40);
+    for (let cut = 1; cut < full.length; cut++) {
+      const part = full.subarray(0, cut);
+      let expected: unknown;
+      try {
+        expected = CheckLimitsResponse.decode(part);
+      } catch (err) {
+        expected = err;
+      }
+      if (expected instanceof Error) expect(() => decodeMessage(CheckLimitsResponse, part)).toThrow(expected.message);
+      else expect(decodeMessage(CheckLimitsResponse, part)).toEqual(expected);
+    }
   });
 });
