@@ -16,6 +16,8 @@ export interface SdkRun {
   load: { rate: number; durationS: number; warmupS?: number } | { total: number; window: number };
   /** Run the client under V8's GC trace; its lines are returned in `trace`. */
   traceGc?: boolean;
+  /** Options for node before the client script: SDK_CLIENT_NODE_ARGS unless given. */
+  nodeArgs?: readonly string[];
   userId?: string;
 }
 
@@ -25,12 +27,20 @@ export interface SdkResult extends LoadResult {
   trace: string;
 }
 
+/**
+ * The V8 option the SDK's README recommends to an app that checks at high rates, as the server
+ * runs with it: without it, a process that starts under a burst of checks can have V8 allocate
+ * its per-check objects in the old generation for the rest of its life (`npm run bench:pretenuring`).
+ */
+export const SDK_CLIENT_NODE_ARGS: readonly string[] = ['--no-allocation-site-pretenuring'];
+
 /** Checks through the SDK from a child process (sdk-client.ts), so the bench's own heap stays out of its latencies. */
 export async function sdkLoad(run: SdkRun): Promise<SdkResult> {
   const env: Record<string, string> = { FLOODGATE_ADDRESS: run.address, TRANSPORT: run.transport, FIXES: run.fixes ? '1' : '0', USER_ID: run.userId ?? 'sdk-bench' };
   if ('rate' in run.load) Object.assign(env, { RATE: String(run.load.rate), DURATION_S: String(run.load.durationS), WARMUP_S: String(run.load.warmupS ?? 1) });
   else Object.assign(env, { TOTAL: String(run.load.total), WINDOW: String(run.load.window) });
-  const out = await exec(process.execPath, [...(run.traceGc ? ['--trace-gc-nvp'] : []), '--import', 'tsx', CLIENT], '', env);
-  const result = JSON.parse(out.trim().split('\n').at(-1) ?? '') as Omit<SdkResult, 'trace' | 'done' | 'failed'> & { calls: number; failures: number };
+  const out = await exec(process.execPath, [...(run.nodeArgs ?? SDK_CLIENT_NODE_ARGS), ...(run.traceGc ? ['--trace-gc-nvp'] : []), '--import', 'tsx', CLIENT], '', env);
+  // Its one JSON line; under the GC trace, V8's lines may also come after it.
+  const result = JSON.parse(out.split('\n').findLast((line) => line.startsWith('{')) ?? '') as Omit<SdkResult, 'trace' | 'done' | 'failed'> & { calls: number; failures: number };
   return { ...result, done: result.calls - result.failures, failed: result.failures, trace: out };
 }
