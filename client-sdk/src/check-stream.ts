@@ -97,15 +97,18 @@ export class CheckStream {
   private deadlinesOf(stream: OpenStream, deadlineMs: number): DeadlineQueue {
     let queue = stream.deadlines.get(deadlineMs);
     if (!queue) {
-      queue = new DeadlineQueue((id, deadlineAt) => this.expire(stream, id, deadlineAt, deadlineMs));
+      queue = new DeadlineQueue(
+        (id, deadlineAt) => this.expire(stream, id, deadlineAt, deadlineMs),
+        (id, deadlineAt) => stream.pending.get(id)?.deadlineAt !== deadlineAt,
+      );
       stream.deadlines.set(deadlineMs, queue);
     }
     return queue;
   }
 
   private expire(stream: OpenStream, id: number, deadlineAt: number, deadlineMs: number): void {
-    const p = stream.pending.get(id);
-    if (!p || p.deadlineAt !== deadlineAt) return; // answered in time
+    // Unanswered: the queue asked first (its `settled`).
+    const p = stream.pending.get(id)!;
     stream.pending.delete(id);
     p.reject(new FloodgateError(status.DEADLINE_EXCEEDED, `no answer from Floodgate at ${this.address} within ${deadlineMs} ms`));
     if (stream.answeredAt < deadlineAt - deadlineMs) this.end(stream, FloodgateError.unavailable(`the check stream to ${this.address} answered nothing for ${deadlineMs} ms: replaced`));

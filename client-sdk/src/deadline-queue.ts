@@ -2,9 +2,12 @@
  * Deadlines of one length, added in the order they fall due: one timer, for the earliest, instead
  * of one per check (a timer per check was 190 B allocated and a place in Node's timer list, at
  * tens of thousands of checks a second). Ids and times live in typed arrays, so the deadlines of
- * checks answered long before them leave nothing for the garbage collector to trace; an answered
- * check's deadline simply passes (the caller ignores ids no longer pending). The timer does not
- * keep the process alive: what is pending keeps its stream, and so the process, alive.
+ * checks answered long before them leave nothing for the garbage collector to trace. Answered
+ * checks leave from the front as new ones come (two for each one added) and whenever the timer
+ * fires, so the timer waits for the oldest check still unanswered, about a deadline away, rather
+ * than waking for every answered check's deadline (a wake-up a millisecond under a steady rate).
+ * The timer does not keep the process alive: what is pending keeps its stream, and so the
+ * process, alive.
  */
 export class DeadlineQueue {
   private ids = new Uint32Array(64);
@@ -13,8 +16,14 @@ export class DeadlineQueue {
   private size = 0;
   private timer: NodeJS.Timeout | undefined;
 
-  /** `expired` runs for each id whose deadline has passed, with that deadline. */
-  constructor(private readonly expired: (id: number, deadlineAt: number) => void) {}
+  /**
+   * `expired` runs for each id whose deadline has passed, with that deadline, unless `settled`
+   * says by then that the id no longer needs it (answered).
+   */
+  constructor(
+    private readonly expired: (id: number, deadlineAt: number) => void,
+    private readonly settled: (id: number, deadlineAt: number) => boolean = () => false,
+  ) {}
 
   /** `deadlineAt` (performance.now() time) must not be before the last one added. */
   add(id: number, deadlineAt: number): void {
@@ -23,7 +32,8 @@ export class DeadlineQueue {
     this.ids[i] = id;
     this.at[i] = deadlineAt;
     this.size++;
-    if (!this.timer) this.arm();
+    for (let n = 0; n < 2 && this.size > 0 && this.settled(this.ids[this.head]!, this.at[this.head]!); n++) this.shift();
+    if (!this.timer && this.size > 0) this.arm();
   }
 
   clear(): void {
@@ -41,15 +51,21 @@ export class DeadlineQueue {
   private readonly sweep = (): void => {
     this.timer = undefined;
     const now = performance.now();
-    while (this.size > 0 && this.at[this.head]! <= now) {
+    while (this.size > 0) {
       const id = this.ids[this.head]!;
       const at = this.at[this.head]!;
-      this.head = (this.head + 1) & (this.ids.length - 1);
-      this.size--;
-      this.expired(id, at);
+      const settled = this.settled(id, at);
+      if (!settled && at > now) break;
+      this.shift();
+      if (!settled) this.expired(id, at);
     }
     if (this.size > 0 && !this.timer) this.arm();
   };
+
+  private shift(): void {
+    this.head = (this.head + 1) & (this.ids.length - 1);
+    this.size--;
+  }
 
   /** Twice the room, the deadlines in order from index 0 (the length stays a power of two). */
   private grow(): void {
