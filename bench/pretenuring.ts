@@ -3,15 +3,15 @@
  * app that checks at a high rate over CheckLimitStream. Each run is a fresh SDK client process
  * (sdk-client.ts) under V8's GC trace, paced at RATE checks/s (default 70,000, about half of
  * one client's maximum) for 10 s after 1 s at that rate unmeasured, against a Floodgate started
- * for it (as an app and its sidecar start together; Redis decides every check); V8's defaults
- * and `--no-allocation-site-pretenuring` alternate over ROUNDS rounds (default 8). A process whose
+ * for it (as an app and its sidecar start together; Redis decides every check); V8's defaults,
+ * `--no-allocation-site-pretenuring` on the command line, and the same flag set by the client
+ * itself before its first check alternate over ROUNDS rounds (default 8). A process whose
  * first second is a burst of checks answered slowly (its code and the server's not yet
  * optimized) holds many checks at once, and V8 can then mark the sites that allocate each check's
  * objects (answers, promises, decisions) as long-lived and allocate them in the old generation
  * from then on; the process then promotes several times as much and runs full collections every
- * second or two for as long as it lives. Prints,
- * per run, what the client promoted, its full collections and GC pauses, its CPU per check and
- * its p50/p99.
+ * second or two for as long as it lives. Prints, per run, what the client promoted, its full
+ * collections and GC pauses, its CPU per check and its p50/p99.
  */
 import { RedisServer } from '../test/support/redis-server.js';
 import { ServerProcess } from '../test/support/server-process.js';
@@ -23,9 +23,17 @@ const ROUNDS = positiveArg(2, 'bench:pretenuring rounds', 8);
 const RATE = positiveArg(3, 'bench:pretenuring checks per second', 70_000);
 const DURATION_S = 10;
 
-const VARIANTS: Array<[string, string[]]> = [
-  ["V8's defaults", []],
-  ['--no-allocation-site-pretenuring', ['--no-allocation-site-pretenuring']],
+interface Variant {
+  name: string;
+  nodeArgs: string[];
+  v8Flags?: string;
+}
+
+const FLAG = '--no-allocation-site-pretenuring';
+const VARIANTS: Variant[] = [
+  { name: "V8's defaults", nodeArgs: [] },
+  { name: FLAG, nodeArgs: [FLAG] },
+  { name: `v8.setFlagsFromString('${FLAG}') at start-up`, nodeArgs: [], v8Flags: FLAG },
 ];
 
 async function main(): Promise<void> {
@@ -37,9 +45,7 @@ async function main(): Promise<void> {
         `|${' --- |'.repeat(2)}${' ---: |'.repeat(6)}\n`,
     );
     for (let round = 1; round <= ROUNDS; round++) {
-      for (const [i, [name, nodeArgs]] of VARIANTS.entries()) {
-        process.stdout.write(`${await clientRun(redis.url, round, i, name, nodeArgs)}\n`);
-      }
+      for (const [i, variant] of VARIANTS.entries()) process.stdout.write(`${await clientRun(redis.url, round, i, variant)}\n`);
     }
   } finally {
     await redis.stop();
@@ -47,10 +53,10 @@ async function main(): Promise<void> {
 }
 
 /** One run, on a server of its own started just before the client: one server process at a time. */
-async function clientRun(redisUrl: string, round: number, i: number, name: string, nodeArgs: string[]): Promise<string> {
+async function clientRun(redisUrl: string, round: number, i: number, { name, nodeArgs, v8Flags }: Variant): Promise<string> {
   const server = await ServerProcess.start({ REDIS_URL: redisUrl, DENY_CACHE_MS: '0' });
   try {
-    const run = await sdkLoad({ address: server.address, transport: 'stream', load: { rate: RATE, durationS: DURATION_S }, traceGc: true, nodeArgs, userId: `bench-pretenuring-${round}-${i}` });
+    const run = await sdkLoad({ address: server.address, transport: 'stream', load: { rate: RATE, durationS: DURATION_S }, traceGc: true, nodeArgs, v8Flags, userId: `bench-pretenuring-${round}-${i}` });
     if (run.failed > 0) throw new Error(`${run.failed} of ${run.done + run.failed} checks failed`);
     const gc = summarizeTraceGc(run.trace);
     return `| ${round} | ${name} | ${(gc.promotedBytes / 1e6).toFixed(0)} MB | ${gc.fullCollections} | ${gc.pauseMs.toFixed(0)} ms | ${run.cpuUsPerCall.toFixed(2)} | ${run.p50Ms.toFixed(2)} | ${run.p99Ms.toFixed(2)} |`;

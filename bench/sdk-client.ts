@@ -2,12 +2,14 @@
  * A child process of the benches: an app's side of Floodgate. Makes CheckLimit checks through the
  * SDK, either at a fixed rate (RATE for DURATION_S, the checks due every millisecond, after
  * WARMUP_S at that rate unmeasured) or as fast as they are answered (TOTAL checks with WINDOW in
- * flight), over TRANSPORT ('stream' or 'unary') with installHttp2GcFixes() when FIXES=1, then
+ * flight), over TRANSPORT ('stream' or 'unary') with installHttp2GcFixes() when FIXES=1 and
+ * V8_FLAGS set through v8.setFlagsFromString() before the first check when given, then
  * prints one JSON line: checks per second, latency percentiles, failures, its own CPU per check
  * and what the fixes changed. Under --trace-gc-nvp its GC lines come first in the same output.
  */
 import { createClient, type CheckTransport } from '@floodgate/client';
 import { installHttp2GcFixes } from '@floodgate/client/http2';
+import { setFlagsFromString } from 'node:v8';
 import { pace } from './pace.js';
 import { percentiles } from './stats.js';
 
@@ -20,6 +22,7 @@ const address = env('FLOODGATE_ADDRESS');
 const transport = env('TRANSPORT', 'unary') as CheckTransport;
 const userId = env('USER_ID', 'sdk-bench');
 const fixes = env('FIXES', '0') === '1' ? installHttp2GcFixes() : undefined;
+if (process.env.V8_FLAGS) setFlagsFromString(process.env.V8_FLAGS);
 
 const client = createClient({ address, deadlineMs: 1_000, onUnavailable: 'throw', checkTransport: transport });
 await client.checkLimit({ policy: 'general', userId: `${userId}-warm-up` });

@@ -18,6 +18,8 @@ export interface SdkRun {
   traceGc?: boolean;
   /** Options for node before the client script: SDK_CLIENT_NODE_ARGS unless given. */
   nodeArgs?: readonly string[];
+  /** V8 flags the client sets itself (v8.setFlagsFromString) before its first check. */
+  v8Flags?: string;
   userId?: string;
 }
 
@@ -36,7 +38,7 @@ export const SDK_CLIENT_NODE_ARGS: readonly string[] = ['--no-allocation-site-pr
 
 /** Checks through the SDK from a child process (sdk-client.ts), so the bench's own heap stays out of its latencies. */
 export async function sdkLoad(run: SdkRun): Promise<SdkResult> {
-  const env: Record<string, string> = { FLOODGATE_ADDRESS: run.address, TRANSPORT: run.transport, FIXES: run.fixes ? '1' : '0', USER_ID: run.userId ?? 'sdk-bench' };
+  const env: Record<string, string> = { FLOODGATE_ADDRESS: run.address, TRANSPORT: run.transport, FIXES: run.fixes ? '1' : '0', USER_ID: run.userId ?? 'sdk-bench', V8_FLAGS: run.v8Flags ?? '' };
   if ('rate' in run.load) Object.assign(env, { RATE: String(run.load.rate), DURATION_S: String(run.load.durationS), WARMUP_S: String(run.load.warmupS ?? 1) });
   else Object.assign(env, { TOTAL: String(run.load.total), WINDOW: String(run.load.window) });
   const out = await exec(process.execPath, [...(run.nodeArgs ?? SDK_CLIENT_NODE_ARGS), ...(run.traceGc ? ['--trace-gc-nvp'] : []), '--import', 'tsx', CLIENT], '', env);
