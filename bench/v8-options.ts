@@ -1,7 +1,9 @@
 /**
- * `npm run bench:v8 [-- rounds]`: what each of the V8 options the image runs the server with
- * (SERVER_NODE_OPTIONS) does, alternated over ROUNDS rounds on a fresh server each: V8's
- * default, the image's options with one of them left out, and the image's. Each server starts
+ * `npm run bench:v8 [-- rounds [candidate options...]]`: what each of the V8 options the image
+ * runs the server with (SERVER_NODE_OPTIONS) does, alternated over ROUNDS rounds on a fresh
+ * server each: V8's default, the image's options with one of them left out, and the image's;
+ * with candidate options after the rounds, the image's with them added too (an option being
+ * considered for the image, measured the same way). Each server starts
  * under a flood (CheckLimits with 512 batches in flight, as a replica started during a spike,
  * and as the full bench's warm-ups do), then is measured at 32 streams: CheckLimits (50 users)
  * and CheckLimit by h2load with Redis deciding every check, then CheckLimitStream from one SDK
@@ -25,7 +27,16 @@ const settings: Array<[string, string[]]> = [
   ["V8's default", []],
   ...SERVER_NODE_OPTIONS.map((left): [string, string[]] => [`the image's without ${left}`, SERVER_NODE_OPTIONS.filter((o) => o !== left)]),
   [`the image's (${SERVER_NODE_OPTIONS.join(' ')})`, [...SERVER_NODE_OPTIONS]],
+  ...candidates().map((option): [string, string[]] => [`the image's with ${option}`, [...SERVER_NODE_OPTIONS, option]]),
 ];
+
+/** The command line's words after the rounds: V8 options, each to be tried on top of the image's. */
+function candidates(): string[] {
+  const options = process.argv.slice(3);
+  const bad = options.find((o) => !/^--[a-z0-9-]+(=\S+)?$/.test(o));
+  if (bad !== undefined) throw new Error(`candidate V8 options: expected --name or --name=value, got "${bad}"`);
+  return options;
+}
 
 const peakMb = (pid: number) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 
