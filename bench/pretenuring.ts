@@ -16,8 +16,7 @@
 import { RedisServer } from '../test/support/redis-server.js';
 import { ServerProcess } from '../test/support/server-process.js';
 import { positiveArg } from './args.js';
-import { sdkLoad } from './sdk-load.js';
-import { summarizeTraceGc } from './trace-gc.js';
+import { clientGcCells, sdkLoad } from './sdk-load.js';
 
 const ROUNDS = positiveArg(2, 'bench:pretenuring rounds', 8);
 const RATE = positiveArg(3, 'bench:pretenuring checks per second', 70_000);
@@ -57,9 +56,7 @@ async function clientRun(redisUrl: string, round: number, i: number, { name, nod
   const server = await ServerProcess.start({ REDIS_URL: redisUrl, DENY_CACHE_MS: '0' });
   try {
     const run = await sdkLoad({ address: server.address, transport: 'stream', load: { rate: RATE, durationS: DURATION_S }, traceGc: true, nodeArgs, v8Flags, userId: `bench-pretenuring-${round}-${i}` });
-    if (run.failed > 0) throw new Error(`${run.failed} of ${run.done + run.failed} checks failed`);
-    const gc = summarizeTraceGc(run.trace);
-    return `| ${round} | ${name} | ${(gc.promotedBytes / 1e6).toFixed(0)} MB | ${gc.fullCollections} | ${gc.pauseMs.toFixed(0)} ms | ${run.cpuUsPerCall.toFixed(2)} | ${run.p50Ms.toFixed(2)} | ${run.p99Ms.toFixed(2)} |`;
+    return `| ${round} | ${name} | ${clientGcCells(run, 2)} |`;
   } finally {
     await server.stop();
   }

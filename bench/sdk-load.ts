@@ -1,6 +1,7 @@
 import type { CheckTransport } from '@floodgate/client';
 import { exec } from './exec.js';
 import type { LoadResult } from './stats.js';
+import { summarizeTraceGc } from './trace-gc.js';
 
 const CLIENT = new URL('sdk-client.ts', import.meta.url).pathname;
 
@@ -45,4 +46,15 @@ export async function sdkLoad(run: SdkRun): Promise<SdkResult> {
   // Its one JSON line; under the GC trace, V8's lines may also come after it.
   const result = JSON.parse(out.split('\n').findLast((line) => line.startsWith('{')) ?? '') as Omit<SdkResult, 'trace' | 'done' | 'failed'> & { calls: number; failures: number };
   return { ...result, done: result.calls - result.failures, failed: result.failures, trace: out };
+}
+
+/**
+ * A run made under the GC trace as table cells: what the client promoted, its full collections
+ * and GC pauses, its CPU per check (`cpuDigits` decimals), p50 and p99. A run with a failed check
+ * is no measurement: it throws.
+ */
+export function clientGcCells(run: SdkResult, cpuDigits: number): string {
+  if (run.failed > 0) throw new Error(`${run.failed} of ${run.done + run.failed} checks failed`);
+  const gc = summarizeTraceGc(run.trace);
+  return `${(gc.promotedBytes / 1e6).toFixed(0)} MB | ${gc.fullCollections} | ${gc.pauseMs.toFixed(0)} ms | ${run.cpuUsPerCall.toFixed(cpuDigits)} | ${run.p50Ms.toFixed(2)} | ${run.p99Ms.toFixed(2)}`;
 }

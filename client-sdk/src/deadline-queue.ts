@@ -32,7 +32,7 @@ export class DeadlineQueue {
     this.ids[i] = id;
     this.at[i] = deadlineAt;
     this.size++;
-    for (let n = 0; n < 2 && this.size > 0 && this.settled(this.ids[this.head]!, this.at[this.head]!); n++) this.shift();
+    this.dropSettled(2);
     if (!this.timer && this.size > 0) this.arm();
   }
 
@@ -51,16 +51,19 @@ export class DeadlineQueue {
   private readonly sweep = (): void => {
     this.timer = undefined;
     const now = performance.now();
-    while (this.size > 0) {
+    for (this.dropSettled(Infinity); this.size > 0 && this.at[this.head]! <= now; this.dropSettled(Infinity)) {
       const id = this.ids[this.head]!;
       const at = this.at[this.head]!;
-      const settled = this.settled(id, at);
-      if (!settled && at > now) break;
       this.shift();
-      if (!settled) this.expired(id, at);
+      this.expired(id, at);
     }
     if (this.size > 0 && !this.timer) this.arm();
   };
+
+  /** Drops up to `max` ids from the front that `settled` says no longer need their deadline. */
+  private dropSettled(max: number): void {
+    for (let n = 0; n < max && this.size > 0 && this.settled(this.ids[this.head]!, this.at[this.head]!); n++) this.shift();
+  }
 
   private shift(): void {
     this.head = (this.head + 1) & (this.ids.length - 1);

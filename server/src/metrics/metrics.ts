@@ -7,8 +7,8 @@ import type { DecisionObserver, DenyCacheSource, FallbackObserver, InFlightSourc
 /** Seconds, 0.1 ms to 2.5 s: a Redis round trip on loopback is well under 1 ms, a deadline about 1 s. */
 export const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
-function latency<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[]): Histogram<L> {
-  return new Histogram({ name, help, labelNames, buckets: LATENCY_BUCKETS, registers: [registry] });
+function latency<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[], collect?: (this: Histogram<L>) => void): Histogram<L> {
+  return new Histogram({ name, help, labelNames, buckets: LATENCY_BUCKETS, registers: [registry], ...(collect ? { collect } : {}) });
 }
 
 /** One label set's latencies: a count per bucket (not cumulative), their sum and count. */
@@ -43,21 +43,14 @@ class CountedHistogram<L extends string> {
 
   constructor(registry: Registry, name: string, help: string, labelNames: readonly L[]) {
     const sets = this.sets;
-    new Histogram({
-      name,
-      help,
-      labelNames,
-      buckets: LATENCY_BUCKETS,
-      registers: [registry],
-      collect() {
-        const table: Record<string, { labels: Record<string, string>; bucketValues: Record<number, number>; sum: number; count: number }> = {};
-        for (const [key, o] of sets) {
-          const bucketValues: Record<number, number> = {};
-          LATENCY_BUCKETS.forEach((bound, i) => (bucketValues[bound] = o.counts[i]!));
-          table[key] = { labels: o.labels, bucketValues, sum: o.sum, count: o.count };
-        }
-        (this as unknown as { hashMap: typeof table }).hashMap = table;
-      },
+    latency(registry, name, help, labelNames, function collect() {
+      const table: Record<string, { labels: Record<string, string>; bucketValues: Record<number, number>; sum: number; count: number }> = {};
+      for (const [key, o] of sets) {
+        const bucketValues: Record<number, number> = {};
+        LATENCY_BUCKETS.forEach((bound, i) => (bucketValues[bound] = o.counts[i]!));
+        table[key] = { labels: o.labels, bucketValues, sum: o.sum, count: o.count };
+      }
+      (this as unknown as { hashMap: typeof table }).hashMap = table;
     });
   }
 
