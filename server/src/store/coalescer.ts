@@ -1,5 +1,4 @@
 import { BLOCKED, MODE_CODE, VALUES_PER_DECISION, type Algorithm, type LimitOutcome } from '../limiter/algorithm.js';
-import { hashTagOf } from './keys.js';
 import { NUMBER_BYTES, Packer, stringBytes } from './msgpack.js';
 import { ScriptKeys } from './redis-script.js';
 import { SLOT_MOVING, type LimitCall } from './store.js';
@@ -39,16 +38,23 @@ interface Group {
 }
 
 /**
- * Coalesces the decisions made in one turn of the event loop: those on keys of one hash tag and
- * algorithm go to Redis as one script call, in arrival order (they share a slot, a node and a
- * script anyway, so this stays Cluster-safe and each decision stays atomic). A hot user or IP
+ * Coalesces the decisions made in one turn of the event loop: those on keys of one subject (one
+ * block key, so one hash tag) and algorithm go to Redis as one script call, in arrival order (they
+ * share a slot, a node and a script anyway, so this stays Cluster-safe and each decision stays
+ * atomic). A hot user or IP
  * under a flood, the load a rate limiter exists for, then costs Redis and the client one command
  * per turn instead of one per request. Without concurrency each decision is its own call as
  * before. Every group of a turn is sent together, inside `together`, which the Redis store
  * makes one write per node.
  */
 export class Coalescer {
-  private groups = new Map<string, Group>();
+  /**
+   * This turn's open groups, by algorithm and then by block key. A block key names its subject,
+   * and every key of a subject carries the subject's hash tag (KeySpace), so one block key is one
+   * tag; it is a string KeySpace keeps, whose hash V8 keeps too, where a tag cut from each key
+   * cost a new string and its hash per decision.
+   */
+  private groups = new Map<Algorithm<any>, Map<string, Group>>();
   /** Groups that reached maxPerScript this turn, in the order they did. */
   private full: Group[] = [];
   private scheduled = false;
@@ -73,11 +79,12 @@ export class Coalescer {
   }
 
   private add(call: LimitCall, request: Request, index: number): void {
-    const id = call.algorithm.name + hashTagOf(call.key);
-    let group = this.groups.get(id);
+    let groups = this.groups.get(call.algorithm);
+    if (!groups) this.groups.set(call.algorithm, (groups = new Map()));
+    let group = groups.get(call.blockKey);
     if (!group) {
       group = { algorithm: call.algorithm, keys: new ScriptKeys(), calls: [], keyIndexes: [], requests: [], indexes: [] };
-      this.groups.set(id, group);
+      groups.set(call.blockKey, group);
     }
     group.keyIndexes.push(group.keys.of(call.key), group.keys.of(call.blockKey));
     group.calls.push(call);
@@ -85,7 +92,7 @@ export class Coalescer {
     group.indexes.push(index);
     if (group.requests.length >= this.maxPerScript) {
       // Later decisions on this tag start a new group; this one leaves first, with the turn's others.
-      this.groups.delete(id);
+      groups.delete(call.blockKey);
       this.full.push(group);
     }
     if (!this.scheduled) {
@@ -97,7 +104,8 @@ export class Coalescer {
 
   private readonly flush = (): void => {
     this.scheduled = false;
-    const groups = [...this.full, ...this.groups.values()];
+    const groups = this.full;
+    for (const byBlockKey of this.groups.values()) groups.push(...byBlockKey.values());
     this.full = [];
     this.groups = new Map();
     this.together(() => {
