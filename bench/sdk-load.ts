@@ -31,11 +31,13 @@ export interface SdkResult extends LoadResult {
 }
 
 /**
- * The V8 option the SDK's README recommends to an app that checks at high rates, as the server
- * runs with it: without it, a process that starts under a burst of checks can have V8 allocate
- * its per-check objects in the old generation for the rest of its life (`npm run bench:pretenuring`).
+ * The V8 options the SDK's README recommends to an app that checks at high rates, as the server
+ * runs with them (`npm run bench:client-v8`): without the first, a process that starts under a
+ * burst of checks can have V8 allocate its per-check objects in the old generation for the rest
+ * of its life; without the second, each young-generation collection waits for helper threads
+ * that the other processes on the same cores hold off the CPU.
  */
-export const SDK_CLIENT_NODE_ARGS: readonly string[] = ['--no-allocation-site-pretenuring'];
+export const SDK_CLIENT_NODE_ARGS: readonly string[] = ['--no-allocation-site-pretenuring', '--no-parallel-scavenge'];
 
 /** Checks through the SDK from a child process (sdk-client.ts), so the bench's own heap stays out of its latencies. */
 export async function sdkLoad(run: SdkRun): Promise<SdkResult> {

@@ -14,7 +14,7 @@ export interface Program {
 }
 
 /** The V8 options the image runs the server with (its CMD; the Dockerfile test holds them equal). */
-export const SERVER_NODE_OPTIONS: readonly string[] = ['--max-semi-space-size=64', '--no-allocation-site-pretenuring'];
+export const SERVER_NODE_OPTIONS: readonly string[] = ['--max-semi-space-size=64', '--no-allocation-site-pretenuring', '--no-parallel-scavenge'];
 
 export const FLOODGATE: Program = { main: SERVER_MAIN, ready: 'gRPC listening', nodeArgs: [...SERVER_NODE_OPTIONS] };
 export const GATEWAY: Program = { main: GATEWAY_MAIN, ready: 'HTTP listening' };
