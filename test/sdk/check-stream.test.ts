@@ -203,6 +203,29 @@ describe('the check stream when things go wrong', () => {
     }
   });
 
+  it('sends more checks made in one turn than a message may hold as several messages within the limit, and answers each', async () => {
+    const sizes: number[] = [];
+    const ids = new Set<number>();
+    const server = await fakeServer({
+      checkLimitStream: (call: StreamCall) =>
+        call.on('data', (m: CheckLimitStreamRequest) => {
+          sizes.push(m.checks.length);
+          for (const c of m.checks) ids.add(c.id);
+          call.write(allowAll(m));
+        }),
+    });
+    const client = createClient({ address: server.address, deadlineMs: 5_000 });
+    try {
+      const decisions = await Promise.all(Array.from({ length: 2_500 }, (_, i) => client.checkLimit({ policy: 'ai', userId: `many-${i}` })));
+      expect(decisions.every((d) => d.allowed && !d.unavailable)).toBe(true);
+      expect(sizes).toEqual([1_000, 1_000, 500]);
+      expect(ids.size).toBe(2_500);
+    } finally {
+      client.close();
+      server.close();
+    }
+  });
+
   it('falls back to CheckLimit calls against a server without CheckLimitStream', async () => {
     let calls = 0;
     const server = await fakeServer({

@@ -1,5 +1,5 @@
 import { CheckLimitsResponse, GetStatisticsResponse, Reason, Scope, type CheckLimitsResponse as Batch } from '@floodgate/client';
-import { decodeMessage, encodeMessage } from '@floodgate/client/wire';
+import { decodeMessage, encodeMessage, MessageRun } from '@floodgate/client/wire';
 import { describe, expect, it } from 'vitest';
 
 /** The generated serializer's bytes: what every protobuf decoder is known to read. */
@@ -88,5 +88,50 @@ describe('decodeMessage (how the SDK reads every answer)', () => {
       if (expected instanceof Error) expect(() => decodeMessage(CheckLimitsResponse, part)).toThrow(expected.message);
       else expect(decodeMessage(CheckLimitsResponse, part)).toEqual(expected);
     }
+  });
+});
+
+describe('MessageRun (how the SDK joins a turn\'s checks into one message)', () => {
+  /** Each answer of `m` as a message of its own. */
+  const single = (m: Batch) => m.results.map((r) => ({ results: [r] }));
+
+  it('joins messages of one record each into the bytes of the message holding them all', () => {
+    const run = new MessageRun();
+    expect(run.take()).toBeUndefined();
+    const m = batch(U64_EDGES);
+    for (const one of single(m)) run.append(CheckLimitsResponse, one);
+    expect(run.take()!.equals(reference(m))).toBe(true);
+    expect(run.take()).toBeUndefined();
+  });
+
+  it('leaves what it handed out as it was while more is appended, past the end of its chunks', () => {
+    const run = new MessageRun();
+    const first = batch([1, 2, 3]);
+    for (const one of single(first)) run.append(CheckLimitsResponse, one);
+    const taken = run.take()!;
+    // Far more than a chunk holds, with something not yet taken at every move to a new chunk.
+    const later = batch(Array.from({ length: 3_000 }, (_, i) => i * 1_000_003));
+    const parts: Buffer[] = [];
+    single(later).forEach((one, i) => {
+      run.append(CheckLimitsResponse, one);
+      if (i % 700 === 699) parts.push(run.take()!);
+    });
+    parts.push(run.take()!);
+    expect(taken.equals(reference(first))).toBe(true);
+    expect(Buffer.concat(parts).equals(reference(later))).toBe(true);
+    expect(CheckLimitsResponse.decode(Buffer.concat(parts)).results).toHaveLength(3_000);
+  });
+
+  it('appends nothing for a message that cannot be encoded, and drops what clear() is told to', () => {
+    const run = new MessageRun();
+    const good = batch([5]);
+    run.append(CheckLimitsResponse, good);
+    expect(() => run.append(CheckLimitsResponse, batch([6], -1))).toThrow(/uint32/);
+    expect(run.take()!.equals(reference(good))).toBe(true);
+    run.append(CheckLimitsResponse, good);
+    run.clear();
+    expect(run.take()).toBeUndefined();
+    run.append(CheckLimitsResponse, good);
+    expect(run.take()!.equals(reference(good))).toBe(true);
   });
 });
