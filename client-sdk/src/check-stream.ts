@@ -2,7 +2,7 @@ import { Metadata, status, type Client, type ClientDuplexStream, type StatusObje
 import { FloodgateError } from './errors.js';
 import { DeadlineQueue } from './deadline-queue.js';
 import { decodeMessage, MessageRun } from './wire.js';
-import { StreamTable } from './http2-collections.js';
+import { CheckTable } from './check-table.js';
 import { CheckLimitRequest, CheckLimitStreamRequest, CheckLimitStreamResponse, RateLimitServiceService, type CheckLimitResponse } from './gen/floodgate/v1/ratelimit.js';
 
 /** The server's limit of checks per message. */
@@ -37,8 +37,7 @@ interface Pending {
 /** One open CheckLimitStream and the checks it carries. */
 interface OpenStream {
   call: ClientDuplexStream<Buffer, CheckLimitStreamResponse>;
-  /** Not a Map: see StreamTable. */
-  pending: StreamTable<Pending>;
+  pending: CheckTable<Pending>;
   /** By deadline length (calls may set their own): each queue's deadlines fall due in order. */
   deadlines: Map<number, DeadlineQueue>;
   /** Checks not yet sent, each encoded as a message of its own, back to back (see flush). */
@@ -153,7 +152,7 @@ export class CheckStream {
     const call = this.channel.makeBidiStreamRequest(METHOD.path, (b: Buffer) => b, (b: Buffer) => decodeMessage(CheckLimitStreamResponse, b), new Metadata());
     const stream: OpenStream = {
       call,
-      pending: new StreamTable(),
+      pending: new CheckTable(),
       deadlines: new Map(),
       unsent: new MessageRun(),
       unsentChecks: 0,
@@ -186,7 +185,7 @@ export class CheckStream {
   private end(stream: OpenStream, error: FloodgateError): void {
     if (this.open === stream) this.open = undefined;
     const { pending } = stream;
-    stream.pending = new StreamTable();
+    stream.pending = new CheckTable();
     for (const queue of stream.deadlines.values()) queue.clear();
     clearTimeout(stream.idleTimer);
     pending.forEach((p) => p.reject(error));
@@ -197,7 +196,7 @@ export class CheckStream {
 
   private freeId(stream: OpenStream): number {
     do this.nextId = (this.nextId + 1) >>> 0;
-    while (stream.pending.get(this.nextId) !== undefined);
+    while (!stream.pending.free(this.nextId));
     return this.nextId;
   }
 }
