@@ -152,6 +152,37 @@ interface ReaderState {
  * own path, so values and errors are its own.
  */
 class NumberReader extends BinaryReader {
+  /**
+   * A short ASCII string the same as one read lately is that one: a policy name in every check
+   * and answer, a busy user's id. It costs no new string (nor protobuf-es's array of its
+   * characters), and a Map lookup by it uses the hash V8 keeps in the string. Strings are
+   * matched byte by byte, so a collision of their hashes only means a miss.
+   */
+  override string(): string {
+    const state = this as unknown as ReaderState;
+    const { buf, pos } = state;
+    if (!(buf instanceof Uint8Array) || typeof pos !== 'number') return super.string();
+    // Under 128 bytes the length is a varint of one byte.
+    const len = buf[pos];
+    const start = pos + 1;
+    if (len === undefined || len > RECENT_STRING_BYTES || start + len > buf.length) return super.string();
+    let hash = len;
+    for (let i = start; i < start + len; i++) {
+      const byte = buf[i]!;
+      if (byte > 0x7f) return super.string();
+      hash = Math.imul(hash ^ byte, 0x01000193);
+    }
+    const slot = hash >>> (32 - RECENT_STRING_SLOT_BITS);
+    const recent = recentStrings[slot]!;
+    if (recent.length === len && sameAscii(recent, buf, start)) {
+      state.pos = start + len;
+      return recent;
+    }
+    const read = super.string();
+    recentStrings[slot] = read;
+    return read;
+  }
+
   override uint64(): bigint | string {
     const { buf, pos } = this as unknown as ReaderState;
     if (!(buf instanceof Uint8Array) || typeof pos !== 'number') return super.uint64();
@@ -168,6 +199,16 @@ class NumberReader extends BinaryReader {
     }
     return super.uint64();
   }
+}
+
+/** Strings NumberReader keeps: up to this many bytes, in 2^RECENT_STRING_SLOT_BITS slots by hash. */
+const RECENT_STRING_BYTES = 64;
+const RECENT_STRING_SLOT_BITS = 10;
+const recentStrings = new Array<string>(2 ** RECENT_STRING_SLOT_BITS).fill('');
+
+function sameAscii(s: string, buf: Uint8Array, at: number): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) !== buf[at + i]) return false;
+  return true;
 }
 
 /** A generated message type's decoder (ts-proto's `decode`). */

@@ -1,4 +1,4 @@
-import { CheckLimitsResponse, GetStatisticsResponse, Reason, Scope, type CheckLimitsResponse as Batch } from '@floodgate/client';
+import { CheckLimitRequest, CheckLimitsResponse, GetStatisticsResponse, Reason, Scope, type CheckLimitsResponse as Batch } from '@floodgate/client';
 import { decodeMessage, encodeMessage, MessageRun } from '@floodgate/client/wire';
 import { describe, expect, it } from 'vitest';
 
@@ -87,6 +87,38 @@ describe('decodeMessage (how the SDK reads every answer)', () => {
       }
       if (expected instanceof Error) expect(() => decodeMessage(CheckLimitsResponse, part)).toThrow(expected.message);
       else expect(decodeMessage(CheckLimitsResponse, part)).toEqual(expected);
+    }
+  });
+});
+
+describe('decodeMessage strings (short ASCII ones read lately are reused)', () => {
+  it('reads every string as the generated decoder does: repeated, colliding in its slots, long, empty, non-ASCII', () => {
+    let seed = 7;
+    const random = (n: number) => Math.floor((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31 * n);
+    const word = () => Array.from({ length: random(72) }, () => String.fromCharCode(32 + random(95))).join('');
+    // Thousands of strings over a thousand slots: most slots are met by several of them.
+    const words = [...Array.from({ length: 4_000 }, word), '', 'general', 'ünïcödé', 'a'.repeat(64), 'a'.repeat(65), '€'];
+    for (let pass = 0; pass < 3; pass++) {
+      for (let i = 0; i < words.length; i++) {
+        const m = CheckLimitRequest.fromPartial({ policy: words[i]!, userId: words[(i * 7) % words.length]!, ip: words[random(words.length)]! });
+        const bytes = CheckLimitRequest.encode(m).finish();
+        expect(decodeMessage(CheckLimitRequest, bytes)).toEqual(CheckLimitRequest.decode(bytes));
+      }
+    }
+  });
+
+  it('fails as the generated decoder does on a string cut short', () => {
+    const bytes = CheckLimitRequest.encode(CheckLimitRequest.fromPartial({ policy: 'general', userId: 'u-1' })).finish();
+    for (let end = 1; end < bytes.length; end++) {
+      const cut = bytes.subarray(0, end);
+      let expected: unknown;
+      try {
+        expected = CheckLimitRequest.decode(cut);
+      } catch (err) {
+        expected = err;
+      }
+      if (expected instanceof Error) expect(() => decodeMessage(CheckLimitRequest, cut)).toThrow(expected.message);
+      else expect(decodeMessage(CheckLimitRequest, cut)).toEqual(expected);
     }
   });
 });

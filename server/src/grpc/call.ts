@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import * as messages from '@floodgate/client';
 import { FloodgateError, isRequestId } from '@floodgate/client';
-import { encodeMessage, type Encoder } from '@floodgate/client/wire';
+import { decodeMessage, encodeMessage, type Decoder, type Encoder } from '@floodgate/client/wire';
 import { Metadata, status, type handleUnaryCall, type ServerUnaryCall, type ServiceDefinition } from '@grpc/grpc-js';
 import type { Logger } from '../log.js';
 
@@ -30,20 +30,23 @@ export function isUndecodable(message: unknown): message is UndecodableRequest {
  * - decoding that never throws: grpc-js would answer an undecodable body with INTERNAL itself,
  *   before any handler runs; this way it reaches unary() and is the caller's fault
  *   (INVALID_ARGUMENT), as it is;
+ * - each request decoded by decodeMessage (a short string read lately, a policy name or a busy
+ *   user's id, is the same string again: no new one per check, and its hash kept);
  * - each response encoded by encodeMessage (one reused writer, no BigInt per uint64 field): the
  *   same bytes as the generated serializer, 40% less CPU for a CheckLimits answer.
- * Every method's response type is named after it (CheckLimit → CheckLimitResponse).
+ * Every method's request and response types are named after it (see messageType).
  */
 export function withServerCodecs<D extends ServiceDefinition>(definition: D): D {
   const methods = Object.entries(definition).map(([name, method]) => {
-    const encoder = responseEncoder(method.path);
+    const decoder = messageType(method.path, 'Request');
+    const encoder = messageType(method.path, 'Response');
     return [
       name,
       {
         ...method,
         requestDeserialize: (bytes: Buffer) => {
           try {
-            return method.requestDeserialize(bytes);
+            return decodeMessage(decoder, bytes);
           } catch (err) {
             return new UndecodableRequest((err as Error).message);
           }
@@ -55,11 +58,12 @@ export function withServerCodecs<D extends ServiceDefinition>(definition: D): D 
   return Object.fromEntries(methods) as D;
 }
 
-function responseEncoder(path: string): Encoder<unknown> {
-  const type = `${path.slice(path.lastIndexOf('/') + 1)}Response`;
-  const encoder = (messages as Record<string, Partial<Encoder<unknown>> | undefined>)[type];
-  if (typeof encoder?.encode !== 'function') throw new Error(`${path}: no message type ${type} to encode its responses`);
-  return encoder as Encoder<unknown>;
+/** A method's request or response type: named after it (CheckLimit → CheckLimitRequest, CheckLimitResponse). */
+function messageType(path: string, suffix: 'Request' | 'Response'): Encoder<unknown> & Decoder<unknown> {
+  const type = `${path.slice(path.lastIndexOf('/') + 1)}${suffix}`;
+  const codec = (messages as Record<string, Partial<Encoder<unknown> & Decoder<unknown>> | undefined>)[type];
+  if (typeof codec?.encode !== 'function' || typeof codec.decode !== 'function') throw new Error(`${path}: no message type ${type}`);
+  return codec as Encoder<unknown> & Decoder<unknown>;
 }
 
 export function requestIdOf(metadata: Metadata): string {
