@@ -158,18 +158,18 @@ class NumberReader extends BinaryReader {
    * characters), and a Map lookup by it uses the hash V8 keeps in the string. Strings are
    * matched byte by byte, so a collision of their hashes only means a miss.
    */
-  override string(): string {
+  override string(strict?: boolean): string {
     const state = this as unknown as ReaderState;
     const { buf, pos } = state;
-    if (!(buf instanceof Uint8Array) || typeof pos !== 'number') return super.string();
+    if (!(buf instanceof Uint8Array) || typeof pos !== 'number') return super.string(strict);
     // Under 128 bytes the length is a varint of one byte.
     const len = buf[pos];
     const start = pos + 1;
-    if (len === undefined || len > RECENT_STRING_BYTES || start + len > buf.length) return super.string();
+    if (len === undefined || len > RECENT_STRING_BYTES || start + len > buf.length) return super.string(strict);
     let hash = len;
     for (let i = start; i < start + len; i++) {
       const byte = buf[i]!;
-      if (byte > 0x7f) return super.string();
+      if (byte > 0x7f) return super.string(strict);
       hash = Math.imul(hash ^ byte, 0x01000193);
     }
     const slot = hash >>> (32 - RECENT_STRING_SLOT_BITS);
@@ -178,7 +178,7 @@ class NumberReader extends BinaryReader {
       state.pos = start + len;
       return recent;
     }
-    const read = super.string();
+    const read = super.string(strict);
     recentStrings[slot] = read;
     return read;
   }
