@@ -64,16 +64,21 @@ export interface Encoder<T> {
  */
 const writer = new NumberWriter();
 
-/** The message's bytes; throws what its encoder throws (a value out of its field's range), leaving the writer clean. */
-export function encodeMessage<T>(encoder: Encoder<T>, message: T): Buffer {
-  let bytes: Uint8Array;
+/** Encodes into the shared writer; throws what the encoder throws (a value out of its field's range), leaving the writer clean. */
+function encodeIntoWriter<T>(encoder: Encoder<T>, message: T): void {
   try {
-    bytes = encoder.encode(message, writer).finish();
+    encoder.encode(message, writer);
   } catch (err) {
     // finish() also resets what the failed encode left half-written.
     writer.finish();
     throw err;
   }
+}
+
+/** The message's bytes; throws as encodeIntoWriter does. */
+export function encodeMessage<T>(encoder: Encoder<T>, message: T): Buffer {
+  encodeIntoWriter(encoder, message);
+  const bytes = writer.finish();
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
@@ -94,12 +99,7 @@ export class MessageRun {
 
   /** Encodes `message` after the others; throws what its encoder throws, appending nothing. */
   append<T>(encoder: Encoder<T>, message: T): void {
-    try {
-      encoder.encode(message, writer);
-    } catch (err) {
-      writer.finish();
-      throw err;
-    }
+    encodeIntoWriter(encoder, message);
     writer.finishInto(this);
   }
 
@@ -184,7 +184,8 @@ class NumberReader extends BinaryReader {
   }
 
   override uint64(): bigint | string {
-    const { buf, pos } = this as unknown as ReaderState;
+    const state = this as unknown as ReaderState;
+    const { buf, pos } = state;
     if (!(buf instanceof Uint8Array) || typeof pos !== 'number') return super.uint64();
     const end = Math.min(buf.length, pos + NUMBER_VARINT_BYTES);
     let value = 0;
@@ -192,7 +193,7 @@ class NumberReader extends BinaryReader {
       const byte = buf[at++]!;
       value += (byte & 0x7f) * scale;
       if (byte < 0x80) {
-        (this as unknown as ReaderState).pos = at;
+        state.pos = at;
         // ts-proto reads the field with longToNumber(), which takes anything with toString().
         return value as unknown as bigint;
       }

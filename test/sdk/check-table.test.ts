@@ -1,14 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { CheckTable } from '../../client-sdk/src/check-table.js';
+import { seededRandom } from '../support/seeded.js';
 
 describe('CheckTable (the checks in flight on a check stream)', () => {
   it('holds what a Map would over a long run of checks taken and answered out of order, ids wrapping past 2^32', () => {
     const table = new CheckTable<string>();
     const model = new Map<number, string>();
     let next = 0xffffff00;
-    // A fixed-seed generator: the same run every time.
-    let seed = 42;
-    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    const random = seededRandom(42);
     for (let step = 0; step < 50_000; step++) {
       if (model.size < 2_000 && random() < 0.55) {
         do next = (next + 1) >>> 0;

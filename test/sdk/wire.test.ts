@@ -1,6 +1,7 @@
 import { CheckLimitRequest, CheckLimitsResponse, GetStatisticsResponse, Reason, Scope, type CheckLimitsResponse as Batch } from '@floodgate/client';
-import { decodeMessage, encodeMessage, MessageRun } from '@floodgate/client/wire';
+import { decodeMessage, encodeMessage, MessageRun, type Decoder } from '@floodgate/client/wire';
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../support/seeded.js';
 
 /** The generated serializer's bytes: what every protobuf decoder is known to read. */
 const reference = (m: Batch) => Buffer.from(CheckLimitsResponse.encode(m).finish());
@@ -22,6 +23,21 @@ function batch(values: number[], limit = 10): Batch {
       error: undefined,
     })),
   };
+}
+
+/** Every message `bytes` cut short is read by decodeMessage as the generated decoder reads it: the same value, or the same error. */
+function expectEveryCutReadAsGenerated<T>(type: Decoder<T>, bytes: Uint8Array): void {
+  for (let end = 1; end < bytes.length; end++) {
+    const cut = bytes.subarray(0, end);
+    let expected: unknown;
+    try {
+      expected = type.decode(cut);
+    } catch (err) {
+      expected = err;
+    }
+    if (expected instanceof Error) expect(() => decodeMessage(type, cut)).toThrow(expected.message);
+    else expect(decodeMessage(type, cut)).toEqual(expected);
+  }
 }
 
 describe('encodeMessage (the reused writer both the server and the SDK encode with)', () => {
@@ -76,25 +92,14 @@ describe('decodeMessage (how the SDK reads every answer)', () => {
     const big = u64(2n ** 60n);
     expect(() => CheckLimitsResponse.decode(big)).toThrow(/MAX_SAFE_INTEGER/);
     expect(() => decodeMessage(CheckLimitsResponse, big)).toThrow(/MAX_SAFE_INTEGER/);
-    const full = u64(2 ** 40);
-    for (let cut = 1; cut < full.length; cut++) {
-      const part = full.subarray(0, cut);
-      let expected: unknown;
-      try {
-        expected = CheckLimitsResponse.decode(part);
-      } catch (err) {
-        expected = err;
-      }
-      if (expected instanceof Error) expect(() => decodeMessage(CheckLimitsResponse, part)).toThrow(expected.message);
-      else expect(decodeMessage(CheckLimitsResponse, part)).toEqual(expected);
-    }
+    expectEveryCutReadAsGenerated(CheckLimitsResponse, u64(2 ** 40));
   });
 });
 
 describe('decodeMessage strings (short ASCII ones read lately are reused)', () => {
   it('reads every string as the generated decoder does: repeated, colliding in its slots, long, empty, non-ASCII', () => {
-    let seed = 7;
-    const random = (n: number) => Math.floor((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31 * n);
+    const next = seededRandom(7);
+    const random = (n: number) => Math.floor(next() * n);
     const word = () => Array.from({ length: random(72) }, () => String.fromCharCode(32 + random(95))).join('');
     // Thousands of strings over a thousand slots: most slots are met by several of them.
     const words = [...Array.from({ length: 4_000 }, word), '', 'general', 'ünïcödé', 'a'.repeat(64), 'a'.repeat(65), '€'];
@@ -108,18 +113,7 @@ describe('decodeMessage strings (short ASCII ones read lately are reused)', () =
   });
 
   it('fails as the generated decoder does on a string cut short', () => {
-    const bytes = CheckLimitRequest.encode(CheckLimitRequest.fromPartial({ policy: 'general', userId: 'u-1' })).finish();
-    for (let end = 1; end < bytes.length; end++) {
-      const cut = bytes.subarray(0, end);
-      let expected: unknown;
-      try {
-        expected = CheckLimitRequest.decode(cut);
-      } catch (err) {
-        expected = err;
-      }
-      if (expected instanceof Error) expect(() => decodeMessage(CheckLimitRequest, cut)).toThrow(expected.message);
-      else expect(decodeMessage(CheckLimitRequest, cut)).toEqual(expected);
-    }
+    expectEveryCutReadAsGenerated(CheckLimitRequest, CheckLimitRequest.encode(CheckLimitRequest.fromPartial({ policy: 'general', userId: 'u-1' })).finish());
   });
 });
 

@@ -41,11 +41,10 @@ interface Group {
  * Coalesces the decisions made in one turn of the event loop: those on keys of one subject (one
  * block key, so one hash tag) and algorithm go to Redis as one script call, in arrival order (they
  * share a slot, a node and a script anyway, so this stays Cluster-safe and each decision stays
- * atomic). A hot user or IP
- * under a flood, the load a rate limiter exists for, then costs Redis and the client one command
- * per turn instead of one per request. Without concurrency each decision is its own call as
- * before. Every group of a turn is sent together, inside `together`, which the Redis store
- * makes one write per node.
+ * atomic). A hot user or IP under a flood, the load a rate limiter exists for, then costs Redis
+ * and the client one command per turn instead of one per request. Without concurrency each
+ * decision is its own call as before. Every group of a turn is sent together, inside
+ * `together`, which the Redis store makes one write per node.
  */
 export class Coalescer {
   /**
@@ -91,7 +90,7 @@ export class Coalescer {
     group.requests.push(request);
     group.indexes.push(index);
     if (group.requests.length >= this.maxPerScript) {
-      // Later decisions on this tag start a new group; this one leaves first, with the turn's others.
+      // Later decisions on this subject start a new group; this one leaves first, with the turn's others.
       groups.delete(call.blockKey);
       this.full.push(group);
     }

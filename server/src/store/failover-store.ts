@@ -65,11 +65,11 @@ export class FailoverStore implements Store {
    */
   limit(calls: readonly LimitCall[], now: number): Promise<StoreOutcome[]> {
     if (!this.up) return this.fallback(calls, now);
-    return this.o.primary.limitEach(calls, now).then((settled) => this.settled(calls, settled, now));
+    return this.o.primary.limitEach(calls, now).then((settled) => this.withFallbacks(calls, settled, now));
   }
 
   /** The outcomes when every key was decided by Redis; else a promise of them with the failed keys' fallbacks. */
-  private settled(calls: readonly LimitCall[], settled: Array<StoreOutcome | Error>, now: number): StoreOutcome[] | Promise<StoreOutcome[]> {
+  private withFallbacks(calls: readonly LimitCall[], settled: Array<StoreOutcome | Error>, now: number): StoreOutcome[] | Promise<StoreOutcome[]> {
     let failed: number[] | undefined;
     for (let i = 0; i < settled.length; i++) {
       const s = settled[i]!;
