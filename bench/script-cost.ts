@@ -7,7 +7,7 @@
 import { Redis } from 'ioredis';
 import { ALGORITHM_IMPLS } from '../server/src/limiter/algorithms.js';
 import { scriptOf, type Algorithm } from '../server/src/limiter/algorithm.js';
-import { Coalescer } from '../server/src/store/coalescer.js';
+import { Coalescer, type Settled } from '../server/src/store/coalescer.js';
 import type { LimitCall } from '../server/src/store/store.js';
 import { RedisServer } from '../test/support/redis-server.js';
 
@@ -47,7 +47,8 @@ async function usPerDecision(redis: Redis, algorithm: Algorithm<any>, shape: Sha
       mode: 'consume',
       failureMode: 'closed',
     }));
-    for (const settled of await coalescer.decideEach(calls, started + c)) if (settled instanceof Error) throw settled;
+    const settled = await new Promise<Settled[]>((resolve) => coalescer.decideEach(calls, started + c, { settled: resolve }));
+    for (const s of settled) if (s instanceof Error) throw s;
   };
   // Over the limit from the first measured decision on.
   if (shape.limit < HIGH_LIMIT) await call(-1, shape.limit, shape.limit);

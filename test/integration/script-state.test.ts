@@ -4,11 +4,11 @@ import { commandCalls } from '../../bench/redis-info.js';
 import { scriptOf, type Mode } from '../../server/src/limiter/algorithm.js';
 import { ALGORITHM_IMPLS } from '../../server/src/limiter/algorithms.js';
 import type { AlgorithmName } from '../../server/src/policy/policy.js';
-import { Coalescer } from '../../server/src/store/coalescer.js';
+import { Coalescer, type Settled } from '../../server/src/store/coalescer.js';
 import { KeySpace } from '../../server/src/store/keys.js';
 import { RedisScript } from '../../server/src/store/redis-script.js';
 import { RedisStore } from '../../server/src/store/redis-store.js';
-import type { LimitCall } from '../../server/src/store/store.js';
+import { limitOf, type LimitCall } from '../../server/src/store/store.js';
 import { RedisServer } from '../support/redis-server.js';
 import { uniquePrefix } from '../support/stack.js';
 
@@ -39,6 +39,11 @@ const step = fc.record({
   cost: fc.integer({ min: 1, max: 3 }),
   of: fc.nat(),
 });
+
+/** The coalescer's outcomes of `calls`. */
+function decided(coalescer: Coalescer, calls: LimitCall[], now: number): Promise<Settled[]> {
+  return new Promise((resolve) => coalescer.decideEach(calls, now, { settled: resolve }));
+}
 
 /** What Redis holds under a key: its value (any type) and whether it expires. */
 async function held(key: string): Promise<{ value: unknown; ttl: number }> {
@@ -73,16 +78,16 @@ describe('decisions on one key in one script call', () => {
           // The same history on both keys, then the batch: on one key in one script call, on the other one call each.
           for (const key of [together, alone]) {
             now = 1_000_000;
-            for (const [c, at] of calls(key, history, 0)) await coalescer.decideEach([c], at);
+            for (const [c, at] of calls(key, history, 0)) await decided(coalescer, [c], at);
           }
           const start = now;
           const joint = calls(together, batch, history.length);
           const before = scriptCalls;
-          const jointly = await Promise.all(joint.map(([c, at]) => coalescer.decideEach([c], at)));
+          const jointly = await Promise.all(joint.map(([c, at]) => decided(coalescer, [c], at)));
           expect(scriptCalls - before).toBe(1);
           now = start;
           const singly = [];
-          for (const [c, at] of calls(alone, batch, history.length)) singly.push(await coalescer.decideEach([c], at));
+          for (const [c, at] of calls(alone, batch, history.length)) singly.push(await decided(coalescer, [c], at));
           expect(jointly).toEqual(singly);
 
           const [a, b] = [await held(together), await held(alone)];
@@ -114,9 +119,9 @@ describe('a Redis store that connects', () => {
           mode: 'consume',
           failureMode: 'local',
         });
-        await fresh.limit([call('alone')], 1_000_000);
+        await limitOf(fresh, [call('alone')], 1_000_000);
         // Two decisions on one key in one turn: the variant for many.
-        await Promise.all([fresh.limit([call('a')], 1_000_000), fresh.limit([call('b')], 1_000_000)]);
+        await Promise.all([limitOf(fresh, [call('a')], 1_000_000), limitOf(fresh, [call('b')], 1_000_000)]);
       }
       const after = await commandCalls(fresh.client);
       expect((after.evalsha ?? 0) - (before.evalsha ?? 0)).toBe(2 * Object.keys(ALGORITHM_IMPLS).length);

@@ -13,7 +13,7 @@ beforeEach(async () => {
     policies: [policy({ name: 'burst', limit: 3, scopes: ['user'] }), policy({ name: 'blink', limit: 1, windowMs: 400, scopes: ['user'] })],
   });
   // Counts the checks that reach the real server's limiter.
-  checksAtServer = vi.spyOn(stack.limiter, 'check');
+  checksAtServer = vi.spyOn(stack.limiter, 'checkInto');
   cached = createClient({ address: `127.0.0.1:${stack.grpc.port}`, deadlineMs: 5_000, denyCache: true });
 });
 

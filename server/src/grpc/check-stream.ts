@@ -1,6 +1,5 @@
 import {
   FloodgateError,
-  type CheckLimitRequest,
   type CheckLimitResponse,
   type CheckLimitStreamRequest,
   type CheckLimitStreamResponse,
@@ -11,6 +10,7 @@ import { status, type ServerDuplexStream } from '@grpc/grpc-js';
 import type { RateLimiter } from '../limiter/rate-limiter.js';
 import type { Logger } from '../log.js';
 import type { RpcObserver } from '../metrics/observers.js';
+import type { Sink } from '../sink.js';
 import { failureOf, isUndecodable, requestIdFrom } from './call.js';
 
 export const CHECK_STREAM_PATH = '/floodgate.v1.RateLimitService/CheckLimitStream';
@@ -124,24 +124,24 @@ class OpenStream {
 
   private check({ id, check, requestId }: StreamedCheck, started: number): void {
     if (this.closing) return this.answerError(id, FloodgateError.unavailable('Floodgate is shutting down: reopen the stream'), started, requestId);
-    let decided: Promise<CheckLimitResponse>;
-    try {
-      decided = this.deps.limiter.check(check ?? missingCheck());
-    } catch (err) {
-      decided = Promise.reject(err);
-    }
+    // Counted first: a check refused at once is answered before checkInto() returns.
     this.inFlight++;
-    decided.then(
-      (response) => {
-        this.inFlight--;
-        this.answer({ id, response, error: undefined });
-        this.deps.observer?.rpc(CHECK_STREAM_PATH, status.OK, (performance.now() - started) / 1000);
-      },
-      (err: unknown) => {
-        this.inFlight--;
-        this.answerError(id, err, started, requestId);
-      },
-    );
+    const answering = new AnsweringCheck(this, id, started, requestId);
+    if (check) this.deps.limiter.checkInto(check, answering);
+    else answering.failed(FloodgateError.invalid('check', 'is required'));
+  }
+
+  /** A check counted in flight is answered (for AnsweringCheck). */
+  answered(id: number, response: CheckLimitResponse, started: number): void {
+    this.inFlight--;
+    this.answer({ id, response, error: undefined });
+    this.deps.observer?.rpc(CHECK_STREAM_PATH, status.OK, (performance.now() - started) / 1000);
+  }
+
+  /** A check counted in flight failed (for AnsweringCheck). */
+  refused(id: number, err: unknown, started: number, requestId: string): void {
+    this.inFlight--;
+    this.answerError(id, err, started, requestId);
   }
 
   private answerError(id: number, err: unknown, started: number, givenRequestId: string): void {
@@ -201,8 +201,22 @@ class OpenStream {
   }
 }
 
-function missingCheck(): CheckLimitRequest {
-  throw FloodgateError.invalid('check', 'is required');
+/** One streamed check's answer, under its id: one small object per check instead of a promise and two closures. */
+class AnsweringCheck implements Sink<CheckLimitResponse> {
+  constructor(
+    private readonly stream: OpenStream,
+    private readonly id: number,
+    private readonly started: number,
+    private readonly requestId: string,
+  ) {}
+
+  done(response: CheckLimitResponse): void {
+    this.stream.answered(this.id, response, this.started);
+  }
+
+  failed(err: unknown): void {
+    this.stream.refused(this.id, err, this.started, this.requestId);
+  }
 }
 
 /** Ends a stream with an error status (grpc-js sends the status of an emitted error). */

@@ -17,7 +17,8 @@ import type { IpAllowlist } from '../net/ip.js';
 import { burstFor, capacityFor, limitFor, POLICY_NAME, type Policy, type ScopeName } from '../policy/policy.js';
 import type { PolicySource } from '../policy/policy-source.js';
 import type { KeySpace } from '../store/keys.js';
-import type { LimitCall, Store, StoreOutcome } from '../store/store.js';
+import { limitOf, type LimitCall, type OutcomeSink, type Store, type StoreOutcome } from '../store/store.js';
+import { promised, tell, type Sink } from '../sink.js';
 import type { Tracker } from '../tracking/tracker.js';
 import type { ActivityEvent } from '../tracking/tracking-store.js';
 import { validSubject, type Subject } from '../validation.js';
@@ -93,27 +94,27 @@ export class RateLimiter {
 
   /** Decides one request; every answered check is told to the decision observer. */
   check(req: CheckLimitRequest): Promise<CheckLimitResponse> {
+    return promised((sink) => this.checkInto(req, sink));
+  }
+
+  /** check() told to a sink instead of a promise; a request refused at once (invalid, overloaded) may be told before this returns. */
+  checkInto(req: CheckLimitRequest, sink: Sink<CheckLimitResponse>): void {
     let plan: Plan;
     try {
       plan = this.plan(req);
       this.admit(1);
     } catch (err) {
-      return Promise.reject(err);
+      return sink.failed(err);
     }
-    return this.decide(plan, this.deps.clock.now()).then(this.answered, this.failed);
+    this.decide(plan, this.deps.clock.now(), new Answering(this, sink));
   }
 
-  private readonly answered = (res: CheckLimitResponse): CheckLimitResponse => {
+  /** A check taken by checkInto() is answered (for Answering). */
+  answered(): void {
     this.inFlight--;
-    return this.observed(res);
-  };
+  }
 
-  private readonly failed = (err: unknown): never => {
-    this.inFlight--;
-    throw err;
-  };
-
-  private readonly observed = (res: CheckLimitResponse): CheckLimitResponse => {
+  readonly observed = (res: CheckLimitResponse): CheckLimitResponse => {
     (this.deps.decisions ?? noDecisions).decision(res.policy, res.reason, res.allowed);
     return res;
   };
@@ -160,20 +161,19 @@ export class RateLimiter {
   }
 
   /**
-   * A plan's answer. The usual check (no suspension pre-check, no allowlisted IP, nothing to refund
-   * or record) takes one then() after the store's promise: as an async function with its awaits,
-   * this cost about 550 bytes of garbage per check. Never throws: a failure is a rejection.
+   * A plan's answer to `sink`. The usual check (no suspension pre-check, no allowlisted IP, nothing
+   * to refund or record) takes no promise from the store's reply to the answer. Never throws.
    */
-  private decide(plan: Plan, now: number): Promise<CheckLimitResponse> {
+  private decide(plan: Plan, now: number, sink: Sink<CheckLimitResponse>): void {
     try {
-      if (plan.suspensionCheck || plan.allowlisted) return this.decideScreened(plan, now);
+      if (plan.suspensionCheck || plan.allowlisted) return tell(this.decideScreened(plan, now), sink);
       const cached = this.cachedDenies(plan, now);
-      if (cached) return Promise.resolve(this.concluded(plan, cached, now));
+      if (cached) return tell(this.concluded(plan, cached, now), sink);
       const calls = this.callsOf(plan);
-      if (this.oneKeyAtATime(plan)) return this.keyByKey(calls, now).then((o) => this.stored(plan, o, now));
-      return this.deps.store.limit(calls, now).then((o) => this.stored(plan, consumedAll(plan, o), now));
+      if (this.oneKeyAtATime(plan)) return tell(this.keyByKey(calls, now).then((o) => this.stored(plan, o, now)), sink);
+      this.deps.store.limit(calls, now, new Stored(this, plan, now, sink));
     } catch (err) {
-      return Promise.reject(err);
+      sink.failed(err);
     }
   }
 
@@ -182,18 +182,18 @@ export class RateLimiter {
     const { policy, subject, activity } = plan;
     if (plan.suspensionCheck) {
       const userTarget = { scope: 'user' as const, id: subject.userId!, limit: limitFor(policy, 'user') };
-      const [peek] = await this.deps.store.limit(this.calls(policy, [userTarget], 0, 'peek'), now);
+      const [peek] = await limitOf(this.deps.store, this.calls(policy, [userTarget], 0, 'peek'), now);
       if (peek!.blocked) return response(policy, false, false, Reason.REASON_SUSPENDED, []);
     }
     if (plan.allowlisted) {
       if (activity && plan.mode === 'consume') await this.deps.tracker!.record(activity);
       return response(policy, true, true, Reason.REASON_ALLOWLISTED, []);
     }
-    return this.decide({ ...plan, suspensionCheck: false }, now);
+    return promised((sink) => this.decide({ ...plan, suspensionCheck: false }, now, sink));
   }
 
-  /** The answer from outcomes the store gave, which are remembered where they deny. */
-  private stored(plan: Plan, outcomes: Outcomes, now: number): CheckLimitResponse | Promise<CheckLimitResponse> {
+  /** The answer from outcomes the store gave, which are remembered where they deny (also for Stored). */
+  stored(plan: Plan, outcomes: Outcomes, now: number): CheckLimitResponse | Promise<CheckLimitResponse> {
     this.rememberDenies(plan, outcomes, now);
     return this.concluded(plan, outcomes, now);
   }
@@ -206,7 +206,7 @@ export class RateLimiter {
   }
 
   private async written(res: CheckLimitResponse, refunds: readonly LimitCall[], activity: ActivityEvent | undefined, now: number): Promise<CheckLimitResponse> {
-    if (refunds.length) await this.deps.store.limit(refunds, now);
+    if (refunds.length) await limitOf(this.deps.store, refunds, now);
     if (activity) await this.deps.tracker!.record(activity);
     return res;
   }
@@ -255,13 +255,13 @@ export class RateLimiter {
     const store = this.deps.store;
     const outcomes: StoreOutcome[] = [];
     for (const call of calls) {
-      const [o] = await store.limit([call], now);
+      const [o] = await limitOf(store, [call], now);
       outcomes.push(o!);
       if (!o!.allowed) break;
     }
     const consumed = outcomes.length;
     const rest = calls.slice(consumed).map((c): LimitCall => ({ ...c, mode: 'peek' }));
-    if (rest.length) outcomes.push(...(await store.limit(rest, now)));
+    if (rest.length) outcomes.push(...(await limitOf(store, rest, now)));
     return withConsumed(outcomes, consumed);
   }
 
@@ -321,7 +321,7 @@ export class RateLimiter {
         continue;
       }
       if (!this.together(plan)) {
-        pending.push(this.decide(plan, now).then((res) => answer(i, res), (err: unknown) => fail(i, err)));
+        pending.push(promised<CheckLimitResponse>((sink) => this.decide(plan, now, sink)).then((res) => answer(i, res), (err: unknown) => fail(i, err)));
         continue;
       }
       const cached = this.cachedDenies(plan, now);
@@ -329,14 +329,14 @@ export class RateLimiter {
       else together.push({ i, plan });
     }
 
-    const outcomes = together.length ? await this.deps.store.limit(together.flatMap(({ plan }) => this.callsOf(plan)), now) : [];
+    const outcomes = together.length ? await limitOf(this.deps.store, together.flatMap(({ plan }) => this.callsOf(plan)), now) : [];
     let at = 0;
     for (const { i, plan } of together) {
       const own = consumedAll(plan, outcomes.slice(at, (at += plan.keys.length)));
       this.rememberDenies(plan, own, now);
       finish(i, plan, own);
     }
-    if (refunds.length) pending.push(this.deps.store.limit(refunds, now));
+    if (refunds.length) pending.push(limitOf(this.deps.store, refunds, now));
     await Promise.all(pending);
     return results;
   }
@@ -348,7 +348,8 @@ export class RateLimiter {
       const targets = this.targetsOf(policy, subject);
       return { policy, targets, calls: this.calls(policy, targets, 0, 'peek') };
     });
-    const outcomes = await this.deps.store.limit(
+    const outcomes = await limitOf(
+      this.deps.store,
       rows.flatMap((r) => r.calls),
       this.deps.clock.now(),
     );
@@ -425,6 +426,48 @@ export class RateLimiter {
       };
     }
     return calls;
+  }
+}
+
+/** A check taken by checkInto(): counted out of those in flight and told to the observer as it is answered. */
+class Answering implements Sink<CheckLimitResponse> {
+  constructor(
+    private readonly limiter: RateLimiter,
+    private readonly sink: Sink<CheckLimitResponse>,
+  ) {}
+
+  done(res: CheckLimitResponse): void {
+    this.limiter.answered();
+    this.sink.done(this.limiter.observed(res));
+  }
+
+  failed(err: unknown): void {
+    this.limiter.answered();
+    this.sink.failed(err);
+  }
+}
+
+/** The store's outcomes for a plan whose keys all went to it at once, as the check's answer. */
+class Stored implements OutcomeSink {
+  constructor(
+    private readonly limiter: RateLimiter,
+    private readonly plan: Plan,
+    private readonly now: number,
+    private readonly sink: Sink<CheckLimitResponse>,
+  ) {}
+
+  done(outcomes: StoreOutcome[]): void {
+    let res: CheckLimitResponse | Promise<CheckLimitResponse>;
+    try {
+      res = this.limiter.stored(this.plan, consumedAll(this.plan, outcomes), this.now);
+    } catch (err) {
+      return this.sink.failed(err);
+    }
+    tell(res, this.sink);
+  }
+
+  failed(err: unknown): void {
+    this.sink.failed(err);
   }
 }
 

@@ -15,11 +15,19 @@ export type KeyProbe = (key: string) => Promise<boolean>;
 /** Each key's outcome, or the error that kept its script call from one. */
 export type Settled = LimitOutcome | Error;
 
+/**
+ * Told each key's outcome of a decideEach() call once its last group has answered, never before
+ * that call has returned. It must not throw: it is called in a loop over a reply's decisions.
+ */
+export interface SettledSink {
+  settled(settled: Settled[]): void;
+}
+
 /** The calls of one decideEach(): settles when the last of its groups answers. */
 interface Request {
   settled: Settled[];
   pending: number;
-  resolve(settled: Settled[]): void;
+  sink: SettledSink;
   /** The clock its decisions are made at. */
   now: number;
 }
@@ -68,13 +76,11 @@ export class Coalescer {
     private readonly exists?: KeyProbe,
   ) {}
 
-  /** One promise for all `calls`, which never rejects: a failed script call settles its keys with its error. */
-  decideEach(calls: readonly LimitCall[], now: number): Promise<Settled[]> {
-    if (calls.length === 0) return Promise.resolve([]);
-    return new Promise((resolve) => {
-      const request: Request = { settled: new Array<Settled>(calls.length), pending: calls.length, resolve, now };
-      for (let i = 0; i < calls.length; i++) this.add(calls[i]!, request, i);
-    });
+  /** Every key's outcome of `calls` to `sink` at once: a failed script call settles its keys with its error. */
+  decideEach(calls: readonly LimitCall[], now: number, sink: SettledSink): void {
+    if (calls.length === 0) return queueMicrotask(() => sink.settled([]));
+    const request: Request = { settled: new Array<Settled>(calls.length), pending: calls.length, sink, now };
+    for (let i = 0; i < calls.length; i++) this.add(calls[i]!, request, i);
   }
 
   private add(call: LimitCall, request: Request, index: number): void {
@@ -117,7 +123,7 @@ export class Coalescer {
     const settle = (i: number, value: Settled) => {
       const request = requests[i]!;
       request.settled[indexes[i]!] = value;
-      if (--request.pending === 0) request.resolve(request.settled);
+      if (--request.pending === 0) request.sink.settled(request.settled);
     };
     this.run(algorithm, keys.keys, packDecisions(calls, requests, undefined, keyIndexes), requests.length > 1).then(
       (reply) => {

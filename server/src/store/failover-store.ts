@@ -1,8 +1,9 @@
 import type { Logger } from '../log.js';
 import type { FallbackObserver } from '../metrics/observers.js';
 import type { FailureMode } from '../policy/policy.js';
-import type { Settled } from './coalescer.js';
-import { isUnavailable, SLOT_MOVING, type LimitCall, type Store, type StoreOutcome } from './store.js';
+import { tell } from '../sink.js';
+import type { Settled, SettledSink } from './coalescer.js';
+import { isUnavailable, limitOf, SLOT_MOVING, type LimitCall, type OutcomeSink, type Store, type StoreOutcome } from './store.js';
 
 /**
  * A shared store that can tell whether its connection is up (ioredis status 'ready'). It bounds
@@ -10,8 +11,8 @@ import { isUnavailable, SLOT_MOVING, type LimitCall, type Store, type StoreOutco
  */
 export interface SharedStore extends Store {
   readonly connected: boolean;
-  /** Each key's outcome, or the error that kept the store from deciding it; never rejects. */
-  limitEach(calls: readonly LimitCall[], now: number): Promise<Settled[]>;
+  /** Each key's outcome, or the error that kept the store from deciding it. */
+  limitEach(calls: readonly LimitCall[], now: number, sink: SettledSink): void;
 }
 
 export interface FailoverStoreOptions {
@@ -58,18 +59,17 @@ export class FailoverStore implements Store {
     return this.up;
   }
 
-  /**
-   * A failure replaces only the outcomes of the keys it kept from Redis. Not an async function:
-   * on every check's path, an async frame and its awaits cost about 500 bytes of garbage per check
-   * against one then().
-   */
-  limit(calls: readonly LimitCall[], now: number): Promise<StoreOutcome[]> {
-    if (!this.up) return this.fallback(calls, now);
-    return this.o.primary.limitEach(calls, now).then((settled) => this.withFallbacks(calls, settled, now));
+  /** A failure replaces only the outcomes of the keys it kept from Redis. */
+  limit(calls: readonly LimitCall[], now: number, sink: OutcomeSink): void {
+    if (this.up) return this.o.primary.limitEach(calls, now, new WithFallbacks(this, calls, now, sink));
+    tell(this.fallback(calls, now), sink);
   }
 
-  /** The outcomes when every key was decided by Redis; else a promise of them with the failed keys' fallbacks. */
-  private withFallbacks(calls: readonly LimitCall[], settled: Array<StoreOutcome | Error>, now: number): StoreOutcome[] | Promise<StoreOutcome[]> {
+  /**
+   * The outcomes when every key was decided by Redis; else a promise of them with the failed keys'
+   * fallbacks (for WithFallbacks).
+   */
+  withFallbacks(calls: readonly LimitCall[], settled: Array<StoreOutcome | Error>, now: number): StoreOutcome[] | Promise<StoreOutcome[]> {
     let failed: number[] | undefined;
     for (let i = 0; i < settled.length; i++) {
       const s = settled[i]!;
@@ -108,7 +108,7 @@ export class FailoverStore implements Store {
       for (const c of calls) keys[c.failureMode]++;
       for (const mode of ['local', 'open', 'closed'] as const) if (keys[mode]) this.o.fallbacks.fallback(mode, keys[mode]);
     }
-    const localOutcomes = local.length ? await this.o.local.limit(local, now) : [];
+    const localOutcomes = local.length ? await limitOf(this.o.local, local, now) : [];
     let next = 0;
     return calls.map((call): StoreOutcome => {
       switch (call.failureMode) {
@@ -159,5 +159,25 @@ export class FailoverStore implements Store {
     } finally {
       this.probing = false;
     }
+  }
+}
+
+/** A call's outcomes from Redis, with fallbacks for the keys Redis did not decide, to its sink. */
+class WithFallbacks implements SettledSink {
+  constructor(
+    private readonly store: FailoverStore,
+    private readonly calls: readonly LimitCall[],
+    private readonly now: number,
+    private readonly sink: OutcomeSink,
+  ) {}
+
+  settled(settled: Settled[]): void {
+    let outcomes: StoreOutcome[] | Promise<StoreOutcome[]>;
+    try {
+      outcomes = this.store.withFallbacks(this.calls, settled, this.now);
+    } catch (err) {
+      return this.sink.failed(err);
+    }
+    tell(outcomes, this.sink);
   }
 }

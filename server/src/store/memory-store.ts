@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js';
 import { BLOCKED, type LimitOutcome } from '../limiter/algorithm.js';
-import type { LimitCall, Store } from './store.js';
+import type { LimitCall, OutcomeSink, Store } from './store.js';
 
 interface Entry {
   value: unknown;
@@ -36,13 +36,20 @@ export class MemoryStore implements Store {
     return this.data.size;
   }
 
-  async limit(calls: readonly LimitCall[], now: number): Promise<LimitOutcome[]> {
-    return calls.map((call) => {
-      if (call.mode !== 'refund' && this.get(call.blockKey, now) !== undefined) return BLOCKED;
-      const result = call.algorithm.memory(this.get(call.key, now), now, call.args, call.mode);
-      this.put(call.key, result.state, now + result.ttlMs);
-      return result.outcome;
-    });
+  /** Decided at once, as Redis would at the moment of the call; told to the sink after this returns. */
+  limit(calls: readonly LimitCall[], now: number, sink: OutcomeSink): void {
+    let outcomes: LimitOutcome[];
+    try {
+      outcomes = calls.map((call) => {
+        if (call.mode !== 'refund' && this.get(call.blockKey, now) !== undefined) return BLOCKED;
+        const result = call.algorithm.memory(this.get(call.key, now), now, call.args, call.mode);
+        this.put(call.key, result.state, now + result.ttlMs);
+        return result.outcome;
+      });
+    } catch (err) {
+      return queueMicrotask(() => sink.failed(err));
+    }
+    queueMicrotask(() => sink.done(outcomes));
   }
 
   async ping(): Promise<number> {

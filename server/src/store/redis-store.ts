@@ -1,12 +1,12 @@
 import { FloodgateError } from '@floodgate/client';
 import { Cluster } from 'ioredis';
 import { withDeadline } from '../deadline.js';
-import { scriptOf, type Algorithm, type LimitOutcome } from '../limiter/algorithm.js';
+import { scriptOf, type Algorithm } from '../limiter/algorithm.js';
 import { ALGORITHM_IMPLS } from '../limiter/algorithms.js';
-import { Coalescer, type Settled } from './coalescer.js';
+import { Coalescer, type Settled, type SettledSink } from './coalescer.js';
 import { createRedisClient, describeTarget, inOneWrite, type RedisClient, type RedisConnectionOptions } from './redis-connection.js';
 import { RedisScript } from './redis-script.js';
-import type { LimitCall, Store, StoreKind } from './store.js';
+import type { LimitCall, OutcomeSink, Store, StoreKind, StoreOutcome } from './store.js';
 
 /** Decisions per script call at most: about a millisecond of Redis time for the slowest algorithm. */
 const MAX_DECISIONS_PER_SCRIPT = 100;
@@ -63,15 +63,13 @@ export class RedisStore implements Store {
     return store;
   }
 
-  async limit(calls: readonly LimitCall[], now: number): Promise<LimitOutcome[]> {
-    const settled = await this.limitEach(calls, now);
-    for (const s of settled) if (s instanceof Error) throw s;
-    return settled as LimitOutcome[];
+  limit(calls: readonly LimitCall[], now: number, sink: OutcomeSink): void {
+    this.coalescer.decideEach(calls, now, new FirstError(sink));
   }
 
-  /** Each key's outcome, or the UNAVAILABLE error of its script call; never rejects. */
-  limitEach(calls: readonly LimitCall[], now: number): Promise<Settled[]> {
-    return this.coalescer.decideEach(calls, now);
+  /** Each key's outcome, or the UNAVAILABLE error of its script call. */
+  limitEach(calls: readonly LimitCall[], now: number, sink: SettledSink): void {
+    this.coalescer.decideEach(calls, now, sink);
   }
 
   /** On a Cluster a node can answer PING while the cluster refuses commands, so it asks for the cluster state. */
@@ -103,6 +101,17 @@ export class RedisStore implements Store {
 
   async close(): Promise<void> {
     await this.client.quit().catch(() => this.client.disconnect());
+  }
+}
+
+/** The outcomes, or the first error among them. */
+class FirstError implements SettledSink {
+  constructor(private readonly sink: OutcomeSink) {}
+
+  settled(settled: Settled[]): void {
+    const err = settled.find((s) => s instanceof Error);
+    if (err) this.sink.failed(err);
+    else this.sink.done(settled as StoreOutcome[]);
   }
 }
 

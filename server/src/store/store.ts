@@ -2,6 +2,7 @@ import { FloodgateError } from '@floodgate/client';
 import { status } from '@grpc/grpc-js';
 import type { Algorithm, LimitArgs, LimitOutcome, Mode } from '../limiter/algorithm.js';
 import type { FailureMode } from '../policy/policy.js';
+import { promised, type Sink } from '../sink.js';
 
 export type StoreKind = 'memory' | 'single' | 'sentinel' | 'cluster';
 
@@ -20,16 +21,24 @@ export interface LimitCall {
 /** An outcome; `degraded` says it was decided without the shared store, and by which failure mode. */
 export type StoreOutcome = LimitOutcome & { degraded?: FailureMode };
 
+/** Told the outcomes of a store call, never before the call has returned. */
+export type OutcomeSink = Sink<StoreOutcome[]>;
+
 /**
  * Shared state behind the limiter. Each call of `limit` is atomic per key; a batch is sent
  * together (one round trip per Redis node), not one call after another.
  */
 export interface Store {
   readonly kind: StoreKind;
-  limit(calls: readonly LimitCall[], now: number): Promise<StoreOutcome[]>;
+  limit(calls: readonly LimitCall[], now: number, sink: OutcomeSink): void;
   /** Round-trip time in ms; throws when the store is unreachable. */
   ping(): Promise<number>;
   close(): Promise<void>;
+}
+
+/** A store's limit() as a promise. */
+export function limitOf(store: Store, calls: readonly LimitCall[], now: number): Promise<StoreOutcome[]> {
+  return promised((sink) => store.limit(calls, now, sink));
 }
 
 /** The store could not be reached (how every store reports it); anything else is a bug. */
