@@ -27,17 +27,22 @@ export const IDLE_STREAM_MS = 1_000;
  */
 export const STREAM_MAX_AGE_MS = 30_000;
 
-interface Pending {
-  resolve(res: CheckLimitResponse): void;
-  reject(err: FloodgateError): void;
-  /** performance.now() time. */
+/**
+ * A check in flight: told its answer once. An object the caller already has rather than a
+ * promise: on every check of an app, a promise with its resolvers and the then() that read it
+ * were about 400 bytes of garbage.
+ */
+export interface PendingCheck {
+  done(res: CheckLimitResponse): void;
+  failed(err: FloodgateError): void;
+  /** performance.now() time; set by check(). */
   deadlineAt: number;
 }
 
 /** One open CheckLimitStream and the checks it carries. */
 interface OpenStream {
   call: ClientDuplexStream<Buffer, CheckLimitStreamResponse>;
-  pending: CheckTable<Pending>;
+  pending: CheckTable<PendingCheck>;
   /** By deadline length (calls may set their own): each queue's deadlines fall due in order. */
   deadlines: Map<number, DeadlineQueue>;
   /** Checks not yet sent, each encoded as a message of its own, back to back (see flush). */
@@ -73,7 +78,8 @@ export class CheckStream {
     private readonly maxAgeMs = STREAM_MAX_AGE_MS,
   ) {}
 
-  check(req: CheckInput, requestId: string | undefined, deadlineMs: number): Promise<CheckLimitResponse> {
+  /** Sends a check, whose answer `pending` is told; a check that cannot be encoded fails before this returns. */
+  check(req: CheckInput, requestId: string | undefined, deadlineMs: number, pending: PendingCheck): void {
     if (this.open && performance.now() - this.open.openedAt > this.maxAgeMs) this.close();
     const stream = (this.open ??= this.start());
     const id = this.freeId(stream);
@@ -82,17 +88,14 @@ export class CheckStream {
       const check = CheckLimitRequest.fromPartial(req as never);
       stream.unsent.append(CheckLimitStreamRequest, { checks: [{ id, check, requestId: requestId ?? '' }] });
     } catch (err) {
-      return Promise.reject(FloodgateError.invalid('request', `cannot be encoded: ${err instanceof Error ? err.message : String(err)}`));
+      return pending.failed(FloodgateError.invalid('request', `cannot be encoded: ${err instanceof Error ? err.message : String(err)}`));
     }
-    const answered = new Promise<CheckLimitResponse>((resolve, reject) => {
-      stream.checkedAt = performance.now();
-      const deadlineAt = stream.checkedAt + deadlineMs;
-      stream.pending.set(id, { resolve, reject, deadlineAt });
-      this.deadlinesOf(stream, deadlineMs).add(id, deadlineAt);
-    });
+    stream.checkedAt = performance.now();
+    pending.deadlineAt = stream.checkedAt + deadlineMs;
+    stream.pending.set(id, pending);
+    this.deadlinesOf(stream, deadlineMs).add(id, pending.deadlineAt);
     if (++stream.unsentChecks === MAX_CHECKS_PER_MESSAGE) this.flush(stream);
     else if (stream.unsentChecks === 1) setImmediate(() => this.flush(stream));
-    return answered;
   }
 
   private deadlinesOf(stream: OpenStream, deadlineMs: number): DeadlineQueue {
@@ -111,7 +114,7 @@ export class CheckStream {
     // Unanswered: the queue asked first (its `settled`).
     const p = stream.pending.get(id)!;
     stream.pending.delete(id);
-    p.reject(new FloodgateError(status.DEADLINE_EXCEEDED, `no answer from Floodgate at ${this.address} within ${deadlineMs} ms`));
+    p.failed(new FloodgateError(status.DEADLINE_EXCEEDED, `no answer from Floodgate at ${this.address} within ${deadlineMs} ms`));
     if (stream.answeredAt < deadlineAt - deadlineMs) this.end(stream, FloodgateError.unavailable(`the check stream to ${this.address} answered nothing for ${deadlineMs} ms: replaced`));
     else this.idleSoon(stream);
   }
@@ -167,8 +170,8 @@ export class CheckStream {
         const p = stream.pending.get(answer.id);
         if (!p) continue; // its deadline passed
         stream.pending.delete(answer.id);
-        if (answer.response) p.resolve(answer.response);
-        else p.reject(FloodgateError.fromItem(answer.error ?? { code: 'INTERNAL', message: 'no answer' }));
+        if (answer.response) p.done(answer.response);
+        else p.failed(FloodgateError.fromItem(answer.error ?? { code: 'INTERNAL', message: 'no answer' }));
       }
       this.idleSoon(stream);
     });
@@ -188,7 +191,7 @@ export class CheckStream {
     stream.pending = new CheckTable();
     for (const queue of stream.deadlines.values()) queue.clear();
     clearTimeout(stream.idleTimer);
-    pending.forEach((p) => p.reject(error));
+    pending.forEach((p) => p.failed(error));
     stream.unsent.clear();
     stream.unsentChecks = 0;
     stream.call.cancel();

@@ -4,6 +4,7 @@ import {
   FloodgateError,
   RateLimitServiceService,
   Reason,
+  type CheckLimitResponse,
   type CheckLimitStreamRequest,
 } from '@floodgate/client';
 import { Client, credentials, status, type ServerDuplexStream } from '@grpc/grpc-js';
@@ -19,6 +20,11 @@ import { grpcStack } from '../support/stack.js';
 const ALLOW = { allowed: true, reason: Reason.REASON_OK, statuses: [], policy: 'ai' };
 
 type StreamCall = ServerDuplexStream<CheckLimitStreamRequest, CheckLimitStreamResponse>;
+
+/** A check over `stream`, as a promise. */
+function checked(stream: CheckStream, req: { policy: string; userId: string }): Promise<CheckLimitResponse> {
+  return new Promise((resolve, reject) => stream.check(req, undefined, 2_000, { done: resolve, failed: reject, deadlineAt: 0 }));
+}
 
 /** An empty allow for each of the message's checks. */
 const allowAll = (m: CheckLimitStreamRequest) => answerAll(m, ALLOW);
@@ -147,10 +153,10 @@ describe('the check stream when things go wrong', () => {
     const channel = new Client(server.address, credentials.createInsecure());
     const stream = new CheckStream(channel, server.address, 100);
     try {
-      const first = stream.check({ policy: 'ai', userId: 'age' }, undefined, 2_000);
+      const first = checked(stream, { policy: 'ai', userId: 'age' });
       await new Promise((r) => setTimeout(r, 150));
       // The first stream is past its age with its check still unanswered: replaced, not cut.
-      const second = stream.check({ policy: 'ai', userId: 'age' }, undefined, 2_000);
+      const second = checked(stream, { policy: 'ai', userId: 'age' });
       expect((await first).allowed).toBe(true);
       expect((await second).allowed).toBe(true);
       expect(counts).toEqual({ opened: 2, halfClosed: 1, cancelled: 0 });
