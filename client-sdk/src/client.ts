@@ -256,7 +256,7 @@ export function createClient(options: ClientOptions): FloodgateClient {
       this.decided(res);
     }
 
-    /** A server without the stream: this check and every later one go as calls. */
+    /** The stream's failure, or the check's own; against a server without the stream, this check and every later one go as calls. */
     failed(err: unknown): void {
       if (stream && !stream.supported) this.byCall();
       else this.refused(err);
