@@ -47,7 +47,7 @@ async function usPerDecision(redis: Redis, algorithm: Algorithm<any>, shape: Sha
       mode: 'consume',
       failureMode: 'closed',
     }));
-    const settled = await new Promise<Settled[]>((resolve) => coalescer.decideEach(calls, started + c, { settled: resolve }));
+    const settled = await new Promise<Settled[]>((resolve) => coalescer.decideEach(calls, started + c, { done: resolve }));
     for (const s of settled) if (s instanceof Error) throw s;
   };
   // Over the limit from the first measured decision on.

@@ -42,7 +42,7 @@ const step = fc.record({
 
 /** The coalescer's outcomes of `calls`. */
 function decided(coalescer: Coalescer, calls: LimitCall[], now: number): Promise<Settled[]> {
-  return new Promise((resolve) => coalescer.decideEach(calls, now, { settled: resolve }));
+  return new Promise((resolve) => coalescer.decideEach(calls, now, { done: resolve }));
 }
 
 /** What Redis holds under a key: its value (any type) and whether it expires. */

@@ -18,7 +18,7 @@ import { burstFor, capacityFor, limitFor, POLICY_NAME, type Policy, type ScopeNa
 import type { PolicySource } from '../policy/policy-source.js';
 import type { KeySpace } from '../store/keys.js';
 import { limitOf, type LimitCall, type OutcomeSink, type Store, type StoreOutcome } from '../store/store.js';
-import { promised, tell, type Sink } from '../sink.js';
+import { promised, Relay, tell, type Sink } from '../sink.js';
 import type { Tracker } from '../tracking/tracker.js';
 import type { ActivityEvent } from '../tracking/tracking-store.js';
 import { validSubject, type Subject } from '../validation.js';
@@ -114,10 +114,10 @@ export class RateLimiter {
     this.inFlight--;
   }
 
-  readonly observed = (res: CheckLimitResponse): CheckLimitResponse => {
+  observed(res: CheckLimitResponse): CheckLimitResponse {
     (this.deps.decisions ?? noDecisions).decision(res.policy, res.reason, res.allowed);
     return res;
-  };
+  }
 
   /**
    * Takes `checks` in, or refuses them all UNAVAILABLE when more than maxInFlight would then be
@@ -189,7 +189,12 @@ export class RateLimiter {
       if (activity && plan.mode === 'consume') await this.deps.tracker!.record(activity);
       return response(policy, true, true, Reason.REASON_ALLOWLISTED, []);
     }
-    return promised((sink) => this.decide({ ...plan, suspensionCheck: false }, now, sink));
+    return this.decided({ ...plan, suspensionCheck: false }, now);
+  }
+
+  /** decide() as a promise, for the paths that are not a single check's usual one. */
+  private decided(plan: Plan, now: number): Promise<CheckLimitResponse> {
+    return promised((sink) => this.decide(plan, now, sink));
   }
 
   /** The answer from outcomes the store gave, which are remembered where they deny (also for Stored). */
@@ -321,7 +326,7 @@ export class RateLimiter {
         continue;
       }
       if (!this.together(plan)) {
-        pending.push(promised<CheckLimitResponse>((sink) => this.decide(plan, now, sink)).then((res) => answer(i, res), (err: unknown) => fail(i, err)));
+        pending.push(this.decided(plan, now).then((res) => answer(i, res), (err: unknown) => fail(i, err)));
         continue;
       }
       const cached = this.cachedDenies(plan, now);
@@ -448,26 +453,18 @@ class Answering implements Sink<CheckLimitResponse> {
 }
 
 /** The store's outcomes for a plan whose keys all went to it at once, as the check's answer. */
-class Stored implements OutcomeSink {
+class Stored extends Relay<StoreOutcome[], CheckLimitResponse> implements OutcomeSink {
   constructor(
     private readonly limiter: RateLimiter,
     private readonly plan: Plan,
     private readonly now: number,
-    private readonly sink: Sink<CheckLimitResponse>,
-  ) {}
-
-  done(outcomes: StoreOutcome[]): void {
-    let res: CheckLimitResponse | Promise<CheckLimitResponse>;
-    try {
-      res = this.limiter.stored(this.plan, consumedAll(this.plan, outcomes), this.now);
-    } catch (err) {
-      return this.sink.failed(err);
-    }
-    tell(res, this.sink);
+    sink: Sink<CheckLimitResponse>,
+  ) {
+    super(sink);
   }
 
-  failed(err: unknown): void {
-    this.sink.failed(err);
+  protected produce(outcomes: StoreOutcome[]): CheckLimitResponse | Promise<CheckLimitResponse> {
+    return this.limiter.stored(this.plan, consumedAll(this.plan, outcomes), this.now);
   }
 }
 

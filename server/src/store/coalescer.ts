@@ -1,3 +1,4 @@
+import type { Sink } from '../sink.js';
 import { BLOCKED, MODE_CODE, VALUES_PER_DECISION, type Algorithm, type LimitOutcome } from '../limiter/algorithm.js';
 import { NUMBER_BYTES, Packer, stringBytes } from './msgpack.js';
 import { ScriptKeys } from './redis-script.js';
@@ -19,9 +20,7 @@ export type Settled = LimitOutcome | Error;
  * Told each key's outcome of a decideEach() call once its last group has answered, never before
  * that call has returned. It must not throw: it is called in a loop over a reply's decisions.
  */
-export interface SettledSink {
-  settled(settled: Settled[]): void;
-}
+export type SettledSink = Pick<Sink<Settled[]>, 'done'>;
 
 /** The calls of one decideEach(): settles when the last of its groups answers. */
 interface Request {
@@ -78,7 +77,7 @@ export class Coalescer {
 
   /** Every key's outcome of `calls` to `sink` at once: a failed script call settles its keys with its error. */
   decideEach(calls: readonly LimitCall[], now: number, sink: SettledSink): void {
-    if (calls.length === 0) return queueMicrotask(() => sink.settled([]));
+    if (calls.length === 0) return queueMicrotask(() => sink.done([]));
     const request: Request = { settled: new Array<Settled>(calls.length), pending: calls.length, sink, now };
     for (let i = 0; i < calls.length; i++) this.add(calls[i]!, request, i);
   }
@@ -123,7 +122,7 @@ export class Coalescer {
     const settle = (i: number, value: Settled) => {
       const request = requests[i]!;
       request.settled[indexes[i]!] = value;
-      if (--request.pending === 0) request.sink.settled(request.settled);
+      if (--request.pending === 0) request.sink.done(request.settled);
     };
     this.run(algorithm, keys.keys, packDecisions(calls, requests, undefined, keyIndexes), requests.length > 1).then(
       (reply) => {

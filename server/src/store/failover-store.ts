@@ -1,7 +1,7 @@
 import type { Logger } from '../log.js';
 import type { FallbackObserver } from '../metrics/observers.js';
 import type { FailureMode } from '../policy/policy.js';
-import { tell } from '../sink.js';
+import { Relay, tell } from '../sink.js';
 import type { Settled, SettledSink } from './coalescer.js';
 import { isUnavailable, limitOf, SLOT_MOVING, type LimitCall, type OutcomeSink, type Store, type StoreOutcome } from './store.js';
 
@@ -163,21 +163,17 @@ export class FailoverStore implements Store {
 }
 
 /** A call's outcomes from Redis, with fallbacks for the keys Redis did not decide, to its sink. */
-class WithFallbacks implements SettledSink {
+class WithFallbacks extends Relay<Settled[], StoreOutcome[]> {
   constructor(
     private readonly store: FailoverStore,
     private readonly calls: readonly LimitCall[],
     private readonly now: number,
-    private readonly sink: OutcomeSink,
-  ) {}
+    sink: OutcomeSink,
+  ) {
+    super(sink);
+  }
 
-  settled(settled: Settled[]): void {
-    let outcomes: StoreOutcome[] | Promise<StoreOutcome[]>;
-    try {
-      outcomes = this.store.withFallbacks(this.calls, settled, this.now);
-    } catch (err) {
-      return this.sink.failed(err);
-    }
-    tell(outcomes, this.sink);
+  protected produce(settled: Settled[]): StoreOutcome[] | Promise<StoreOutcome[]> {
+    return this.store.withFallbacks(this.calls, settled, this.now);
   }
 }

@@ -108,7 +108,7 @@ export class RedisStore implements Store {
 class FirstError implements SettledSink {
   constructor(private readonly sink: OutcomeSink) {}
 
-  settled(settled: Settled[]): void {
+  done(settled: Settled[]): void {
     const err = settled.find((s) => s instanceof Error);
     if (err) this.sink.failed(err);
     else this.sink.done(settled as StoreOutcome[]);
