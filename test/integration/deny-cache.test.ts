@@ -2,7 +2,7 @@ import { Reason, type CheckLimitRequest } from '@floodgate/client';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { scriptCalls } from '../../bench/redis-info.js';
 import { ManualClock } from '../../server/src/clock.js';
-import { DenyCache } from '../../server/src/limiter/deny-cache.js';
+import { DenyCache, refreshAhead } from '../../server/src/limiter/deny-cache.js';
 import { RateLimiter } from '../../server/src/limiter/rate-limiter.js';
 import { IpAllowlist } from '../../server/src/net/ip.js';
 import type { Policy } from '../../server/src/policy/policy.js';
@@ -53,17 +53,42 @@ describe('the deny cache', () => {
     expect((await scriptCalls(store.client)) - before).toBe(1);
   });
 
-  it('asks Redis again after DENY_CACHE_MS even when the retry time is later', async () => {
+  it('asks Redis again within DENY_CACHE_MS even when the retry time is later, one request renewing the entry', async () => {
     const s = await stack(100);
     const store = s.store as RedisStore;
     for (let i = 0; i < 4; i++) await s.limiter.check(check({ userId: 'capped' }));
     const before = await scriptCalls(store.client);
-    s.clock.advance(99);
+    s.clock.advance(100 - refreshAhead(100) - 1);
     expect((await s.limiter.check(check({ userId: 'capped' }))).allowed).toBe(false);
     expect((await scriptCalls(store.client)) - before).toBe(0);
+    // The first request in the last refreshAhead() of the entry goes to Redis; while it is out,
+    // the others are still answered here.
     s.clock.advance(1);
+    const [renewing, ...others] = await Promise.all(Array.from({ length: 5 }, () => s.limiter.check(check({ userId: 'capped' }))));
+    expect([renewing, ...others].map((r) => r!.allowed)).toEqual([false, false, false, false, false]);
+    expect((await scriptCalls(store.client)) - before).toBe(1);
+    expect(s.denyCache!.hits).toBe(1 + others.length);
+    // Renewed from then on for another 100 ms, so past the first entry's end nothing is asked.
+    s.clock.advance(refreshAhead(100));
     expect((await s.limiter.check(check({ userId: 'capped' }))).allowed).toBe(false);
     expect((await scriptCalls(store.client)) - before).toBe(1);
+  });
+
+  it('has Redis decide one request of a concurrent flood per renewal, never the flood that arrives while it is out', async () => {
+    const s = await stack(1_000);
+    for (let i = 0; i < 4; i++) await s.limiter.check(check({ userId: 'flood' }));
+    const hitsBefore = s.denyCache!.hits;
+    let asked = 0;
+    // 3 s of a flood: every 10 ms, 20 requests at once.
+    for (let step = 1; step <= 300; step++) {
+      s.clock.advance(10);
+      const answers = await Promise.all(Array.from({ length: 20 }, () => s.limiter.check(check({ userId: 'flood' }))));
+      expect(answers.every((a) => a.allowed === false && a.reason === Reason.REASON_OVER_LIMIT)).toBe(true);
+      asked += answers.length;
+    }
+    // Renewed at 900, 1,800 and 2,700 ms by one request each; left to run out at 1,000 and 2,000
+    // ms, each time all 20 requests of that step would have gone to Redis.
+    expect(asked - (s.denyCache!.hits - hitsBefore)).toBe(3);
   });
 
   it('leaves other costs, other keys and dry runs of another cost to Redis, and needs every key of a request cached', async () => {
@@ -125,18 +150,33 @@ describe('the deny cache', () => {
     expect((await limiter.check(check({ userId: 'reload' }))).allowed).toBe(true);
   });
 
+  const keys = new KeySpace('t:');
+  const p = POLICIES[0]!;
+  const call = (user: string) => ({
+    algorithm: { name: 'sliding_log', keySuffix: 'sl' } as never,
+    key: keys.rateLimit('user', user, 'p', 'sl'),
+    blockKey: keys.block('user', user),
+    args: { limit: 3, windowMs: WINDOW, cost: 1, burst: 3, member: 'm' },
+    mode: 'consume' as const,
+    failureMode: 'local' as const,
+  });
+
+  it('keeps an entry being renewed when the renewing request is answered by a failure mode (Redis unreachable)', () => {
+    const cache = new DenyCache({ maxMs: 1_000, maxKeys: 10 });
+    const key = call('out').key;
+    cache.remember(call('out'), p, { allowed: false, blocked: false, remaining: 0, resetAfterMs: WINDOW, retryAfterMs: WINDOW }, 0);
+    const renewAt = 1_000 - refreshAhead(1_000);
+    expect(cache.get(key, 1, p, renewAt - 1)).toMatchObject({ allowed: false });
+    expect(cache.get(key, 1, p, renewAt)).toBeUndefined();
+    cache.remember(call('out'), p, { allowed: true, blocked: false, remaining: 4, resetAfterMs: 0, retryAfterMs: 0, degraded: 'local' }, renewAt);
+    // Still what Redis said, to the entry's end, and not renewed again meanwhile.
+    expect(cache.get(key, 1, p, renewAt + 1)).toMatchObject({ allowed: false, retryAfterMs: WINDOW - renewAt - 1 });
+    expect(cache.get(key, 1, p, 999)).toMatchObject({ allowed: false });
+    expect(cache.get(key, 1, p, 1_000)).toBeUndefined();
+  });
+
   it('keeps at most its key bound, dropping the oldest', async () => {
     const cache = new DenyCache({ maxMs: WINDOW, maxKeys: 2 });
-    const keys = new KeySpace('t:');
-    const p = POLICIES[0]!;
-    const call = (user: string) => ({
-      algorithm: { name: 'sliding_log', keySuffix: 'sl' } as never,
-      key: keys.rateLimit('user', user, 'p', 'sl'),
-      blockKey: keys.block('user', user),
-      args: { limit: 3, windowMs: WINDOW, cost: 1, burst: 3, member: 'm' },
-      mode: 'consume' as const,
-      failureMode: 'local' as const,
-    });
     const deny = { allowed: false, blocked: false, remaining: 0, resetAfterMs: 10, retryAfterMs: 10 };
     for (const u of ['a', 'b', 'c']) cache.remember(call(u), p, deny, 0);
     expect(cache.size).toBe(2);

@@ -12,6 +12,19 @@ interface Entry {
   /** When a request of `cost` can first be allowed; the entry holds until then (or `maxMs`). */
   retryAt: number;
   until: number;
+  /**
+   * From then on, while the entry still holds, the next request of its cost goes to the store
+   * once, so that its answer renews the entry before it runs out (see refreshAhead).
+   */
+  refreshAt: number;
+}
+
+/**
+ * How long before an entry capped at `maxMs` runs out one request renews it: long enough for a
+ * store call on a loaded replica to come back in time (a few ms, tens at worst).
+ */
+export function refreshAhead(maxMs: number): number {
+  return Math.min(maxMs / 4, 100);
 }
 
 export interface DenyCacheOptions {
@@ -31,6 +44,12 @@ export interface DenyCacheOptions {
  * lower than the repeated answer says, never turn the deny into an allow. Admin resets and
  * suspensions on this replica forget the subject's entries; a policy reload retires all of them;
  * on other replicas they run out within `maxMs`.
+ *
+ * An entry capped at `maxMs` (its retry time is later) is renewed a little before it runs out by
+ * the one request that comes first then, while the others go on being answered here. Left to
+ * run out, every request of a flood that arrived while the renewing store call was out would go
+ * to the store too, and wait for it.
+ * An entry that holds until the retry time is not renewed: from then on the store may allow.
  */
 export class DenyCache {
   private readonly entries = new Map<string, Entry>();
@@ -73,25 +92,36 @@ export class DenyCache {
     }
     // Another cost has another retry time (a larger one needs more units freed).
     if (cost !== e.cost) return undefined;
+    if (now >= e.refreshAt) {
+      // This request goes to the store and its answer replaces the entry; once only.
+      e.refreshAt = Infinity;
+      return undefined;
+    }
     return { allowed: false, blocked: false, remaining: e.remaining, resetAfterMs: Math.max(0, e.resetAt - now), retryAfterMs: e.retryAt - now };
   }
 
   /**
    * Remembers an over-limit answer from the store. Anything else is not kept, and an allowed one
    * (which may have consumed: a later retry time, fewer remaining) drops what was kept of its key.
+   * An answer by a failure mode says nothing of the key: what was kept still holds until it ends
+   * (and is not renewed again), so an outage does not end it early.
    */
   remember(call: LimitCall, policy: Policy, o: StoreOutcome, now: number): void {
+    if (o.degraded !== undefined) return;
     this.entries.delete(call.key);
-    if (o.allowed || o.blocked || o.degraded !== undefined || o.retryAfterMs <= 0) return;
+    if (o.allowed || o.blocked || o.retryAfterMs <= 0) return;
     if (this.entries.size >= this.o.maxKeys) this.entries.delete(this.entries.keys().next().value!);
     const retryAt = now + o.retryAfterMs;
+    const capped = retryAt > now + this.o.maxMs;
+    const until = capped ? now + this.o.maxMs : retryAt;
     this.entries.set(call.key, {
       policy,
       cost: call.args.cost,
       remaining: o.remaining,
       resetAt: now + o.resetAfterMs,
       retryAt,
-      until: Math.min(retryAt, now + this.o.maxMs),
+      until,
+      refreshAt: capped ? until - refreshAhead(this.o.maxMs) : Infinity,
     });
   }
 
