@@ -47,8 +47,6 @@ interface OpenStream {
   deadlines: Map<number, DeadlineQueue>;
   /** Checks not yet sent, each encoded as a message of its own, back to back (see flush). */
   unsent: MessageRun;
-  /** How many checks `unsent` holds. */
-  unsentChecks: number;
   /** performance.now() times: when the stream was opened, the last check made, the last answer arrived (0 before the first). */
   openedAt: number;
   checkedAt: number;
@@ -94,8 +92,8 @@ export class CheckStream {
     pending.deadlineAt = stream.checkedAt + deadlineMs;
     stream.pending.set(id, pending);
     this.deadlinesOf(stream, deadlineMs).add(id, pending.deadlineAt);
-    if (++stream.unsentChecks === MAX_CHECKS_PER_MESSAGE) this.flush(stream);
-    else if (stream.unsentChecks === 1) setImmediate(() => this.flush(stream));
+    if (stream.unsent.messages === MAX_CHECKS_PER_MESSAGE) this.flush(stream);
+    else if (stream.unsent.messages === 1) setImmediate(() => this.flush(stream));
   }
 
   private deadlinesOf(stream: OpenStream, deadlineMs: number): DeadlineQueue {
@@ -138,7 +136,6 @@ export class CheckStream {
    * made in, or at once when they reach the server's limit per message.
    */
   private flush(stream: OpenStream): void {
-    stream.unsentChecks = 0;
     const bytes = stream.unsent.take();
     if (bytes) stream.call.write(bytes);
   }
@@ -158,7 +155,6 @@ export class CheckStream {
       pending: new CheckTable(),
       deadlines: new Map(),
       unsent: new MessageRun(),
-      unsentChecks: 0,
       openedAt: performance.now(),
       checkedAt: 0,
       answeredAt: 0,
@@ -193,7 +189,6 @@ export class CheckStream {
     clearTimeout(stream.idleTimer);
     pending.forEach((p) => p.failed(error));
     stream.unsent.clear();
-    stream.unsentChecks = 0;
     stream.call.cancel();
   }
 

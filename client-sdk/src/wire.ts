@@ -96,11 +96,14 @@ export class MessageRun {
   private chunk = Buffer.allocUnsafeSlow(0);
   private from = 0;
   private to = 0;
+  /** Messages appended since the last take. */
+  messages = 0;
 
   /** Encodes `message` after the others; throws what its encoder throws, appending nothing. */
   append<T>(encoder: Encoder<T>, message: T): void {
     encodeIntoWriter(encoder, message);
     writer.finishInto(this);
+    this.messages++;
   }
 
   /** Appends the first `length` bytes of `bytes` (all of them when not given). */
@@ -124,13 +127,14 @@ export class MessageRun {
   take(): Buffer | undefined {
     if (this.to === this.from) return undefined;
     const bytes = this.chunk.subarray(this.from, this.to);
-    this.from = this.to;
+    this.clear();
     return bytes;
   }
 
   /** Drops what has not been taken. */
   clear(): void {
     this.from = this.to;
+    this.messages = 0;
   }
 }
 
