@@ -114,6 +114,7 @@ async function main(): Promise<void> {
     log,
     rpcObserver: metrics,
     streamTables: config.http2StreamTables,
+    completeResponseOptions: config.http2CompleteResponseOptions,
   });
   // The gateway reaches this process's gRPC port through the client SDK, like a standalone one.
   const gateway = config.httpEnabled

@@ -43,6 +43,8 @@ export interface StackOptions {
   denyCacheMs?: number;
   /** grpcStack only: HTTP2_STREAM_TABLES (default true). */
   streamTables?: boolean;
+  /** grpcStack only: HTTP2_COMPLETE_RESPONSE_OPTIONS (default true). */
+  completeResponseOptions?: boolean;
   /** The gRPC server's bound per CheckLimitStream. */
   maxPendingPerStream?: number;
   /** Redis behind the failover layer, as main.ts wires it, with these timings. */
@@ -149,6 +151,7 @@ export async function grpcStack(
     adminAuth: new AdminAuth([ADMIN_TOKEN]),
     log: silentLog,
     ...(opts.streamTables !== undefined ? { streamTables: opts.streamTables } : {}),
+    ...(opts.completeResponseOptions !== undefined ? { completeResponseOptions: opts.completeResponseOptions } : {}),
     ...(opts.maxPendingPerStream !== undefined ? { maxPendingPerStream: opts.maxPendingPerStream } : {}),
   });
   const readiness = new Readiness(grpc.health, () => (opts.policies ?? DEFAULT_POLICIES).every((p) => p.failureMode === 'local'));

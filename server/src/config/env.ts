@@ -68,6 +68,8 @@ export interface Config extends GatewayConfig {
   trackingCleanupIntervalMs: number;
   /** Node's per-session stream Map and Set replaced (see grpc/stream-table.ts); false keeps Node's. */
   http2StreamTables: boolean;
+  /** grpc-js's shared response options given `endStream` (see grpc/response-options.ts); false leaves them. */
+  http2CompleteResponseOptions: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -198,6 +200,7 @@ export function loadConfig(env: Env = process.env): Config {
     denyCacheMaxKeys: int(env, 'DENY_CACHE_MAX_KEYS', 10_000, 1, 10_000_000),
     trackingCleanupIntervalMs: int(env, 'TRACKING_CLEANUP_INTERVAL_MS', 3_600_000, 1_000, 86_400_000),
     http2StreamTables: bool(env, 'HTTP2_STREAM_TABLES', true),
+    http2CompleteResponseOptions: bool(env, 'HTTP2_COMPLETE_RESPONSE_OPTIONS', true),
   };
 }
 

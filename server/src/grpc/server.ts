@@ -16,6 +16,7 @@ import { CheckStreams } from './check-stream.js';
 import { rateLimitService } from './ratelimit-service.js';
 import { rpcMetricsInterceptor } from './rpc-metrics.js';
 import { useStreamTables, type StreamTableUse } from './stream-table.js';
+import { completeResponseOptions, type ResponseOptionsUse } from './response-options.js';
 import { trackingService } from './tracking-service.js';
 
 /** The proto tree, beside server/ in the repo and in the image. */
@@ -45,6 +46,8 @@ export interface GrpcServer {
   port: number;
   /** All zero when stream tables are off. */
   streamTables: StreamTableUse;
+  /** `unavailable` when turned off. */
+  responseOptions: ResponseOptionsUse;
   /** The open CheckLimitStream streams, to be closed at shutdown. */
   checkStreams: CheckStreams;
 }
@@ -63,6 +66,8 @@ export async function startGrpcServer(opts: {
   maxPendingPerStream?: number;
   /** Give HTTP/2 sessions Floodgate's stream tables (default true; see stream-table.ts). */
   streamTables?: boolean;
+  /** Give grpc-js's shared response options `endStream` (default true; see response-options.ts). */
+  completeResponseOptions?: boolean;
 }): Promise<GrpcServer> {
   const server = new FloodgateServer({
     'grpc.max_receive_message_length': 4 * 1024 * 1024,
@@ -86,7 +91,8 @@ export async function startGrpcServer(opts: {
     server.bindAsync(`${opts.host}:${opts.port}`, ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
   );
   const streamTables = opts.streamTables === false ? { servers: 0, sessions: 0, replaced: 0 } : useStreamTables(server, opts.log);
-  return { server, health, port, streamTables, checkStreams };
+  const responseOptions: ResponseOptionsUse = opts.completeResponseOptions === false ? { state: 'unavailable' } : completeResponseOptions(server, opts.log);
+  return { server, health, port, streamTables, responseOptions, checkStreams };
 }
 
 /** Marks every service NOT_SERVING (or SERVING). */

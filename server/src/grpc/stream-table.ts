@@ -1,7 +1,8 @@
-import type { Http2Server, Http2Session } from 'node:http2';
+import type { Http2Session } from 'node:http2';
 import { useStreamTablesIn } from '@floodgate/client/http2';
 import type { Server } from '@grpc/grpc-js';
 import type { Logger } from '../log.js';
+import { grpcHttp2Servers } from './http2-servers.js';
 
 export interface StreamTableUse {
   /** grpc-js's HTTP/2 servers found: 0 where its internals have changed. */
@@ -22,13 +23,13 @@ export interface StreamTableUse {
  */
 export function useStreamTables(server: Server, log: Logger): StreamTableUse {
   const use: StreamTableUse = { servers: 0, sessions: 0, replaced: 0 };
-  const http2Servers = (server as unknown as { http2Servers?: unknown }).http2Servers;
+  const http2Servers = grpcHttp2Servers(server);
   const warning = 'HTTP/2 sessions keep Node\'s stream Map and Set: expect long garbage collection pauses under load';
-  if (!(http2Servers instanceof Map)) {
+  if (!http2Servers) {
     log.warn({ reason: 'no HTTP/2 server found in grpc-js' }, warning);
     return use;
   }
-  for (const http2Server of (http2Servers as Map<Http2Server, unknown>).keys()) {
+  for (const http2Server of http2Servers) {
     use.servers++;
     http2Server.on('session', (session: Http2Session) => {
       use.sessions++;
