@@ -2,8 +2,9 @@
  * `npm run bench:gc`: how often a bare `node:http2` server is in the garbage collection state
  * that sets the paced p99 (see docs/benchmarks.md), with responses that end in trailers (as gRPC
  * responses do) and without, with Node's per-session stream Map and Set and with Floodgate's
- * stream tables in their place; then Floodgate itself, CheckLimit with Redis deciding every call,
- * with HTTP2_STREAM_TABLES on and off. Each variant runs in its own process under
+ * stream tables in their place, with grpc-js's response options as they are and with the
+ * `endStream` Floodgate gives them; then Floodgate itself, CheckLimit with Redis deciding every
+ * call, with HTTP2_STREAM_TABLES and HTTP2_COMPLETE_RESPONSE_OPTIONS on and each off. Each variant runs in its own process under
  * `--trace-gc-nvp`, paced by 10 h2load processes whose connections live for the whole run or a
  * third of it; the variants alternate over the rounds. `npm run bench:gc -- 3` runs 3 rounds,
  * `npm run bench:gc -- 1 16000` one round at 16,000 calls/s instead of 6,500.
@@ -35,15 +36,24 @@ interface Variant {
   trailers: boolean;
   connectionS: number;
   streamTables: boolean;
+  /** With trailers: the response options with `endStream` (as Floodgate gives grpc-js's). */
+  completeOptions?: boolean;
 }
 
 const VARIANTS: Variant[] = [
   { trailers: true, connectionS: DURATION_S, streamTables: false },
   { trailers: true, connectionS: DURATION_S, streamTables: true },
+  { trailers: true, connectionS: DURATION_S, streamTables: true, completeOptions: true },
   { trailers: false, connectionS: DURATION_S, streamTables: false },
   { trailers: false, connectionS: DURATION_S, streamTables: true },
   { trailers: true, connectionS: DURATION_S / 3, streamTables: false },
   { trailers: false, connectionS: DURATION_S / 3, streamTables: false },
+];
+/** Floodgate's two HTTP/2 workarounds: both on (the default), and each off. */
+const FLOODGATE_VARIANTS = [
+  { streamTables: true, completeOptions: true },
+  { streamTables: true, completeOptions: false },
+  { streamTables: false, completeOptions: true },
 ];
 
 /** Floodgate under the same trace; its calls are CheckLimit, decided by Redis every time. */
@@ -105,15 +115,20 @@ async function main(): Promise<void> {
     );
     for (let round = 1; round <= ROUNDS; round++) {
       for (const v of VARIANTS) {
-        const r = await traced(BARE_SERVER, { TRAILERS: v.trailers ? '1' : '0', STREAM_TABLES: v.streamTables ? '1' : '0' }, HEALTH_CHECK, v.connectionS, workDir);
-        process.stdout.write(row([round, v.trailers ? 'trailers' : 'the message (status in HEADERS)', `${v.connectionS} s`, v.streamTables ? 'stream tables' : "Node's Map and Set", ...gcCells(r)]));
+        const env = { TRAILERS: v.trailers ? '1' : '0', STREAM_TABLES: v.streamTables ? '1' : '0', COMPLETE_OPTIONS: v.completeOptions ? '1' : '0' };
+        const r = await traced(BARE_SERVER, env, HEALTH_CHECK, v.connectionS, workDir);
+        const ending = !v.trailers ? 'the message (status in HEADERS)' : v.completeOptions ? 'trailers, options with endStream' : "trailers, grpc-js's options";
+        process.stdout.write(row([round, ending, `${v.connectionS} s`, v.streamTables ? 'stream tables' : "Node's Map and Set", ...gcCells(r)]));
       }
     }
-    process.stdout.write(`\nFloodgate, CheckLimit decided by Redis every call (DENY_CACHE_MS=0), connections live ${DURATION_S} s:\n\n| Round | HTTP2_STREAM_TABLES | ${GC_HEADER} |\n|${' --- |'.repeat(2)}${' ---: |'.repeat(10)}\n`);
+    process.stdout.write(
+      `\nFloodgate, CheckLimit decided by Redis every call (DENY_CACHE_MS=0), connections live ${DURATION_S} s:\n\n| Round | HTTP2_STREAM_TABLES | HTTP2_COMPLETE_RESPONSE_OPTIONS | ${GC_HEADER} |\n|${' --- |'.repeat(3)}${' ---: |'.repeat(10)}\n`,
+    );
     for (let round = 1; round <= ROUNDS; round++) {
-      for (const tables of [true, false]) {
-        const r = await traced(TRACED_FLOODGATE, { REDIS_URL: redis.url, DENY_CACHE_MS: '0', LOG_LEVEL: 'info', HTTP2_STREAM_TABLES: String(tables) }, CHECK_LIMIT, DURATION_S, workDir);
-        process.stdout.write(row([round, String(tables), ...gcCells(r)]));
+      for (const v of FLOODGATE_VARIANTS) {
+        const env = { REDIS_URL: redis.url, DENY_CACHE_MS: '0', LOG_LEVEL: 'info', HTTP2_STREAM_TABLES: String(v.streamTables), HTTP2_COMPLETE_RESPONSE_OPTIONS: String(v.completeOptions) };
+        const r = await traced(TRACED_FLOODGATE, env, CHECK_LIMIT, DURATION_S, workDir);
+        process.stdout.write(row([round, String(v.streamTables), String(v.completeOptions), ...gcCells(r)]));
       }
     }
   } finally {

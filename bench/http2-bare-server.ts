@@ -4,8 +4,10 @@
  * status goes in trailers (`waitForTrailers` + `sendTrailers`), as every gRPC response with a
  * message does; with TRAILERS=0 it goes in the first HEADERS frame and the stream ends with the
  * message. With STREAM_TABLES=1 each session gets Floodgate's stream collections
- * (server/src/grpc/stream-table.ts) in place of Node's Map and Set. Prints its port once
- * listening, as a line the test harness's ServerProcess reads.
+ * (server/src/grpc/stream-table.ts) in place of Node's Map and Set. With trailers, the response
+ * options are grpc-js's shared `{ waitForTrailers: true }`, or with COMPLETE_OPTIONS=1 that object
+ * with `endStream: false` as Floodgate gives it (server/src/grpc/response-options.ts). Prints its
+ * port once listening, as a line the test harness's ServerProcess reads.
  */
 import { createServer } from 'node:http2';
 import { useStreamTablesIn } from '@floodgate/client/http2';
@@ -13,6 +15,9 @@ import { healthServingReply } from './grpc-body.js';
 
 const trailers = process.env.TRAILERS === '1';
 const message = healthServingReply();
+const responseOptions: { waitForTrailers: true; endStream?: boolean } = { waitForTrailers: true };
+if (process.env.COMPLETE_OPTIONS === '1') responseOptions.endStream = false;
+const trailersFrame = { 'grpc-status': '0' };
 
 const server = createServer();
 if (process.env.STREAM_TABLES === '1') {
@@ -24,8 +29,8 @@ server.on('stream', (stream) => {
   stream.resume();
   stream.on('end', () => {
     if (trailers) {
-      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
-      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, responseOptions);
+      stream.on('wantTrailers', () => stream.sendTrailers(trailersFrame));
     } else {
       stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '0' });
     }
