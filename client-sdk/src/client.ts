@@ -322,7 +322,9 @@ export function createClient(options: ClientOptions): FloodgateClient {
       const hit = cache?.get(c);
       return hit && { response: hit, error: undefined };
     });
-    const sent = results.flatMap((r, i) => (r ? [] : [i]));
+    // A loop, not flatMap: no array per check, and V8's flatMap is slow besides.
+    const sent: number[] = [];
+    for (let i = 0; i < results.length; i++) if (!results[i]) sent.push(i);
     if (sent.length === 0 && checks.length > 0) return { results: results as CheckResult[] };
     try {
       const res = await sendChecks({ checks: sent.map((i) => checks[i]) }, call);

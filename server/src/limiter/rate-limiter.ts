@@ -334,7 +334,7 @@ export class RateLimiter {
       else together.push({ i, plan });
     }
 
-    const outcomes = together.length ? await limitOf(this.deps.store, together.flatMap(({ plan }) => this.callsOf(plan)), now) : [];
+    const outcomes = together.length ? await limitOf(this.deps.store, this.callsOfAll(together), now) : [];
     let at = 0;
     for (const { i, plan } of together) {
       const own = consumedAll(plan, outcomes.slice(at, (at += plan.keys.length)));
@@ -398,6 +398,16 @@ export class RateLimiter {
       targets = targets ? [...targets, target] : [target];
     }
     return targets ?? [];
+  }
+
+  /** The store calls of every plan, in order: a loop into an array of its length (flatMap took over half of decideMany's own time). */
+  private callsOfAll(together: ReadonlyArray<{ plan: Plan }>): LimitCall[] {
+    let count = 0;
+    for (const { plan } of together) count += plan.keys.length;
+    const all = new Array<LimitCall>(count);
+    let at = 0;
+    for (const { plan } of together) for (const call of this.callsOf(plan)) all[at++] = call;
+    return all;
   }
 
   private callsOf(plan: Plan): LimitCall[] {
