@@ -342,7 +342,7 @@ export class RateLimiter {
       finish(i, plan, own);
     }
     if (refunds.length) pending.push(limitOf(this.deps.store, refunds, now));
-    await Promise.all(pending);
+    if (pending.length) await Promise.all(pending);
     return results;
   }
 
