@@ -1,5 +1,5 @@
 import type { ServerHttp2Stream, ServerStreamResponseOptions } from 'node:http2';
-import { Client, credentials, status } from '@grpc/grpc-js';
+import { Client, credentials, status, type Metadata } from '@grpc/grpc-js';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../server/src/config/env.js';
 import { grpcHttp2Servers } from '../../server/src/grpc/http2-servers.js';
@@ -11,12 +11,20 @@ type Stack = Awaited<ReturnType<typeof grpcStack>>;
 
 /** A unary health check, one stream each: `service` unknown to the server gets NOT_FOUND. */
 async function healthCheck(stack: Stack, service = ''): Promise<number> {
+  return (await healthCheckWithHeaders(stack, service)).code;
+}
+
+/** A health check's status and the values of its response's `date` header. */
+async function healthCheckWithHeaders(stack: Stack, service = ''): Promise<{ code: number; date: unknown[] }> {
   const client = new Client(stack.address, credentials.createInsecure());
   const request = service ? Buffer.concat([Buffer.from([0x0a, service.length]), Buffer.from(service)]) : Buffer.alloc(0);
+  let date: unknown[] = [];
   try {
-    return await new Promise<number>((resolve) =>
-      client.makeUnaryRequest('/grpc.health.v1.Health/Check', (b: Buffer) => b, (b: Buffer) => b, request, (err) => resolve(err?.code ?? status.OK)),
-    );
+    const code = await new Promise<number>((resolve) => {
+      const call = client.makeUnaryRequest('/grpc.health.v1.Health/Check', (b: Buffer) => b, (b: Buffer) => b, request, (err) => resolve(err?.code ?? status.OK));
+      call.on('metadata', (headers: Metadata) => (date = headers.get('date')));
+    });
+    return { code, date };
   } finally {
     client.close();
   }
@@ -49,19 +57,21 @@ describe("grpc-js's shared response options", () => {
     for (const step of cleanup.splice(0).reverse()) await step();
   });
 
-  it('get endStream once two responses show they are one shared object, not from trailers-only responses', async () => {
+  it('get endStream and sendDate: false once two responses show they are one shared object, not from trailers-only responses', async () => {
     const plain = await grpcStack('memory', redisUrl, { completeResponseOptions: false });
     cleanup.push(plain.close);
     expect(plain.grpc.responseOptions.state).toBe('unavailable');
     const spy = spyOnResponses(plain);
     cleanup.push(spy.restore);
-    expect(await healthCheck(plain)).toBe(status.OK);
+    // Node adds a Date header to every response whose options do not say otherwise.
+    expect(await healthCheckWithHeaders(plain)).toMatchObject({ code: status.OK, date: [expect.stringMatching(/ GMT$/)] });
     expect(await healthCheck(plain)).toBe(status.OK);
     expect(spy.seen).toHaveLength(2);
     const shared = spy.seen[0]!;
     expect(spy.seen[1]).toBe(shared);
     // Another server in this process may have completed it already: start from grpc-js's own shape.
     delete shared.endStream;
+    delete shared.sendDate;
     expect(Object.keys(shared)).toEqual(['waitForTrailers']);
     const plainListeners = grpcHttp2Servers(plain.grpc.server)![0]!.listenerCount('stream');
 
@@ -79,6 +89,7 @@ describe("grpc-js's shared response options", () => {
     expect(await healthCheck(stack)).toBe(status.OK);
     expect(stack.grpc.responseOptions.state).toBe('verifying');
     expect(shared.endStream).toBe(false);
+    expect(shared.sendDate).toBe(false);
     expect(await healthCheck(stack)).toBe(status.OK);
     expect(stack.grpc.responseOptions.state).toBe('completed');
     expect(http2Server.listenerCount('stream')).toBe(plainListeners);
@@ -92,7 +103,9 @@ describe("grpc-js's shared response options", () => {
     expect((await stack.client.checkLimit({ policy: 'general', userId: 'u' })).allowed).toBe(true);
     expect(spy.seen.length - before).toBeGreaterThanOrEqual(20);
     expect(spy.seen.slice(before).every((options) => options === shared)).toBe(true);
-    expect(shared).toEqual({ waitForTrailers: true, endStream: false });
+    expect(shared).toEqual({ waitForTrailers: true, endStream: false, sendDate: false });
+    // As from grpc-go's and gRPC C-core's servers: no Date header (nor a cost for one) on gRPC responses.
+    expect(await healthCheckWithHeaders(stack)).toEqual({ code: status.OK, date: [] });
     expect(ownRespond.length).toBeGreaterThan(0);
     expect(ownRespond.every((own) => !own)).toBe(true);
   });
