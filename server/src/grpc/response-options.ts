@@ -5,11 +5,11 @@ import { grpcHttp2Servers } from './http2-servers.js';
 
 /**
  * - `watching`: no response with trailers yet;
- * - `verifying`: the first one's options were given `endStream` and `sendDate`, waiting for a second response to
- *   show they are shared;
+ * - `verifying`: the first one's options were given `endStream` and `sendDate` (where they lacked
+ *   them), waiting for a second response to show they are shared;
  * - `completed`: the second response passed the same object: every later response's copy in
  *   Node keeps one hidden class;
- * - `unneeded`: grpc-js's options already have `endStream`;
+ * - `unneeded`: grpc-js's options already have both;
  * - `per-call`: grpc-js passes a new object per response, so completing one changes nothing
  *   (logged as a warning);
  * - `unavailable`: grpc-js's HTTP/2 servers were not found, or its options cannot be changed
@@ -57,15 +57,16 @@ export function completeResponseOptions(server: Server, log: Logger): ResponseOp
     log.warn({ reason: 'no HTTP/2 server found in grpc-js' }, WARNING);
     return use;
   }
-  let completed: ServerStreamResponseOptions | undefined;
-  const decide = (options: ServerStreamResponseOptions): void => {
+  let completed: ResponseOptions | undefined;
+  const decide = (options: ResponseOptions): void => {
     let next: ResponseOptionsState;
     if (use.state === 'verifying') next = options === completed ? 'completed' : 'per-call';
-    else if ('endStream' in options) next = 'unneeded';
+    else if ('endStream' in options && 'sendDate' in options) next = 'unneeded';
     else if (!Object.isExtensible(options)) next = 'unavailable';
     else {
-      options.endStream = false;
-      (options as ResponseOptions).sendDate = false;
+      // Values grpc-js may one day set itself are left as they are.
+      options.endStream ??= false;
+      options.sendDate ??= false;
       completed = options;
       next = 'verifying';
     }
