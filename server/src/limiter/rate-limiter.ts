@@ -16,7 +16,7 @@ import { noDecisions, type DecisionObserver } from '../metrics/observers.js';
 import type { IpAllowlist } from '../net/ip.js';
 import { burstFor, capacityFor, limitFor, POLICY_NAME, type Policy, type ScopeName } from '../policy/policy.js';
 import type { PolicySource } from '../policy/policy-source.js';
-import type { KeySpace } from '../store/keys.js';
+import type { KeySpace, SubjectKeys } from '../store/keys.js';
 import { limitOf, type LimitCall, type OutcomeSink, type Store, type StoreOutcome } from '../store/store.js';
 import { promised, Relay, tell, type Sink } from '../sink.js';
 import type { Tracker } from '../tracking/tracker.js';
@@ -47,6 +47,7 @@ interface Target {
   scope: ScopeName;
   id: string;
   limit: number;
+  keys: SubjectKeys;
 }
 
 /** The keys' outcomes in order; the first `consumed` of them consumed. */
@@ -181,7 +182,7 @@ export class RateLimiter {
   private async decideScreened(plan: Plan, now: number): Promise<CheckLimitResponse> {
     const { policy, subject, activity } = plan;
     if (plan.suspensionCheck) {
-      const userTarget = { scope: 'user' as const, id: subject.userId!, limit: limitFor(policy, 'user') };
+      const userTarget = { scope: 'user' as const, id: subject.userId!, limit: limitFor(policy, 'user'), keys: this.deps.keys.subject('user', subject.userId!) };
       const [peek] = await limitOf(this.deps.store, this.calls(policy, [userTarget], 0, 'peek'), now);
       if (peek!.blocked) return response(policy, false, false, Reason.REASON_SUSPENDED, []);
     }
@@ -393,7 +394,7 @@ export class RateLimiter {
     for (const scope of policy.scopes) {
       const id = scope === 'user' ? subject.userId : subject.ip;
       if (id === undefined) continue;
-      const target = { scope, id, limit: limitFor(policy, scope) };
+      const target = { scope, id, limit: limitFor(policy, scope), keys: this.deps.keys.subject(scope, id) };
       // Arrays of their exact length: one grown from [] takes room for 17 elements.
       targets = targets ? [...targets, target] : [target];
     }
@@ -421,7 +422,7 @@ export class RateLimiter {
   }
 
   private stateKey(policy: Policy, t: Target): string {
-    return this.deps.keys.rateLimit(t.scope, t.id, policy.name, algorithmFor(policy.algorithm).keySuffix);
+    return this.deps.keys.rateLimitOf(t.keys, policy.name, algorithmFor(policy.algorithm).keySuffix);
   }
 
   private calls(policy: Policy, targets: readonly Target[], cost: number, mode: Mode, keys?: readonly string[]): LimitCall[] {
@@ -434,7 +435,7 @@ export class RateLimiter {
       calls[i] = {
         algorithm,
         key: keys?.[i] ?? this.stateKey(policy, t),
-        blockKey: this.deps.keys.block(t.scope, t.id),
+        blockKey: t.keys.block,
         args: { limit: t.limit, windowMs: policy.windowMs, cost, burst: burstFor(policy, t.scope), member },
         mode,
         failureMode: policy.failureMode,

@@ -3,7 +3,8 @@ import type { ScopeName } from '../policy/policy.js';
 /** Subjects per scope whose keys KeySpace keeps (about 300 bytes each). */
 const MAX_CACHED_SUBJECTS = 10_000;
 
-interface SubjectKeys {
+/** The keys of one subject; taken once per target, so a check looks its subject up once. */
+export interface SubjectKeys {
   /** The prefix and the subject's hash tag: the start of each of its keys. */
   prefixed: string;
   block: string;
@@ -33,7 +34,11 @@ export class KeySpace {
 
   /** State of one policy for one subject; the algorithm is part of the key so a changed algorithm starts clean. */
   rateLimit(scope: ScopeName, id: string, policy: string, algorithmKey: string): string {
-    const subject = this.subject(scope, id);
+    return this.rateLimitOf(this.subject(scope, id), policy, algorithmKey);
+  }
+
+  /** rateLimit() of a subject already looked up. */
+  rateLimitOf(subject: SubjectKeys, policy: string, algorithmKey: string): string {
     const known = subject.rateLimit.get(policy);
     if (known?.algorithmKey === algorithmKey) return known.key;
     const key = `${subject.prefixed}:rl:${policy}:${algorithmKey}`;
@@ -46,7 +51,7 @@ export class KeySpace {
     return this.subject(scope, id).block;
   }
 
-  private subject(scope: ScopeName, id: string): SubjectKeys {
+  subject(scope: ScopeName, id: string): SubjectKeys {
     const cache = this.subjects[scope];
     let subject = cache.get(id);
     if (!subject) {
