@@ -391,12 +391,22 @@ async function measureWith(servers: Servers, floor: StaticHttp2Server, redis: Re
   if (!QUICK) log(`measuring latency at ${LOW_RATE} calls/s (Node client, every grpc-status checked)`);
   const low = QUICK ? undefined : await paced(SCENARIOS.checkLimit, LOW_RATE);
   const lowCeiling = QUICK ? undefined : await paced(SCENARIOS.ceiling, LOW_RATE);
+  // Below half of the maximum, lowest rate first: where the 2 ms p99 holds, by calls and over the stream.
+  const eighthRate = Math.round(checkLimit.callsPerS / 8);
+  if (!QUICK) log(`measuring latency at ${eighthRate} calls/s, an eighth of CheckLimit's max throughput`);
+  const eighth = QUICK ? undefined : await spreadPair(SCENARIOS.checkLimit, eighthRate);
   const halfRate = Math.round(checkLimit.callsPerS / 2);
   log(`measuring latency at ${halfRate} calls/s, half of CheckLimit's max throughput (${SPREAD_PROCESSES} h2load processes)`);
   const [half, halfCeiling, halfFloor] = await spreadPair(SCENARIOS.checkLimit, halfRate);
   const halfFloodRate = Math.round(checkLimitFlood.callsPerS / 2);
   log(`measuring latency at ${halfFloodRate} calls/s, half of the flood's max throughput`);
   const [halfFlood, halfFloodCeiling, halfFloodFloor] = await spreadPair(SCENARIOS.checkLimitFlood, halfFloodRate, SCENARIOS.ceilingDefault);
+  const streamLadder: Array<{ share: string; rate: number; run: Awaited<ReturnType<typeof sdkStream>> }> = [];
+  for (const [share, part] of QUICK ? [] : ([['an eighth', 8], ['a quarter', 4]] as const)) {
+    const rate = Math.round(streamMax.callsPerS / part);
+    log(`measuring latency at ${rate} checks/s, ${share} of CheckLimitStream's max throughput`);
+    streamLadder.push({ share, rate, run: await best(() => sdkStream({ rate, durationS: MODE.durationS }), (a, b) => a.p99Ms < b.p99Ms) });
+  }
   const halfStreamRate = Math.round(streamMax.callsPerS / 2);
   log(`measuring latency at ${halfStreamRate} checks/s, half of CheckLimitStream's max throughput (one SDK client)`);
   const halfStream = await best(() => sdkStream({ rate: halfStreamRate, durationS: MODE.durationS }), (a, b) => a.p99Ms < b.p99Ms);
@@ -416,6 +426,13 @@ async function measureWith(servers: Servers, floor: StaticHttp2Server, redis: Re
     { name: SCENARIOS.ceilingDefault.name, result: ceilingDefault, decisionsPerCall: 0 },
     { name: SCENARIOS.checkLimitFlood.name, result: checkLimitFlood, decisionsPerCall: 1 },
     { name: SCENARIOS.checkLimitsFlood.name, result: checkLimitsFlood, decisionsPerCall: BATCH },
+    ...(eighth
+      ? [
+          { name: `CheckLimit (user), Redis, paced at ${eighthRate}/s (an eighth of max)${eighth[0].notOk}`, result: eighth[0].result, decisionsPerCall: 1 },
+          { name: `Health/Check, paced at ${eighthRate}/s (same rate)${eighth[1].notOk}`, result: eighth[1].result, decisionsPerCall: 0 },
+          { name: `${FLOOR_NAME}, paced at ${eighthRate}/s (same rate)`, result: eighth[2], decisionsPerCall: 0 },
+        ]
+      : [{ name: 'CheckLimit (user), Redis, paced at an eighth of max', result: undefined, decisionsPerCall: 1, pending: 'full run only' }]),
     { name: `CheckLimit (user), Redis, paced at ${halfRate}/s (half of max)${half.notOk}`, result: half.result, decisionsPerCall: 1 },
     { name: `Health/Check, paced at ${halfRate}/s (same rate)${halfCeiling.notOk}`, result: halfCeiling.result, decisionsPerCall: 0 },
     { name: `${FLOOR_NAME}, paced at ${halfRate}/s (same rate)`, result: halfFloor, decisionsPerCall: 0 },
@@ -423,6 +440,12 @@ async function measureWith(servers: Servers, floor: StaticHttp2Server, redis: Re
     { name: `Health/Check on the same server, paced at ${halfFloodRate}/s (same rate)${halfFloodCeiling.notOk}`, result: halfFloodCeiling.result, decisionsPerCall: 0 },
     { name: `${FLOOR_NAME}, paced at ${halfFloodRate}/s (same rate)`, result: halfFloodFloor, decisionsPerCall: 0 },
     { name: `${SCENARIOS.checkLimitStream.name}, best with ${streamMax.window} checks in flight (client CPU ${streamMax.clientCpuUs.toFixed(0)} µs/check)`, result: streamMax, decisionsPerCall: 1 },
+    ...(QUICK ? [{ name: 'CheckLimit over CheckLimitStream, Redis, paced at an eighth and a quarter of its max', result: undefined, decisionsPerCall: 1, pending: 'full run only' }] : []),
+    ...streamLadder.map(({ share, rate, run }) => ({
+      name: `CheckLimit over CheckLimitStream, Redis, paced at ${rate}/s (${share} of its max) by one SDK client (client CPU ${run.clientCpuUs.toFixed(0)} µs/check)${run.notOk}`,
+      result: run,
+      decisionsPerCall: 1,
+    })),
     {
       name: `CheckLimit over CheckLimitStream, Redis, paced at ${halfStreamRate}/s (half of its max) by one SDK client (client CPU ${halfStream.clientCpuUs.toFixed(0)} µs/check)${halfStream.notOk}`,
       result: halfStream,
@@ -476,6 +499,14 @@ async function measureWith(servers: Servers, floor: StaticHttp2Server, redis: Re
       `Redis ${(checkLimits.redisCpuUs / BATCH).toFixed(1)} µs per decision. ` +
       `With the deny cache: CheckLimit ${checkLimitFlood.serverCpuUs.toFixed(0)} µs against its server's no-op ${ceilingDefault.serverCpuUs.toFixed(0)} µs → ` +
       `${(ceilingDefault.serverCpuUs / checkLimitFlood.serverCpuUs).toFixed(2)}×; CheckLimits ${(checkLimitsFlood.serverCpuUs / BATCH).toFixed(1)} µs per decision.`,
+    ...(eighth
+      ? [
+          `p99 below half of the maximum: by calls, CheckLimit at an eighth of its max (${eighthRate}/s) ${eighth[0].result.p99Ms.toFixed(2)} ms ` +
+            `(the no-op ${eighth[1].result.p99Ms.toFixed(2)} ms, the machine floor ${eighth[2].p99Ms.toFixed(2)} ms); over CheckLimitStream ` +
+            `${streamLadder.map(({ share, rate, run }) => `at ${share} of its max (${rate}/s) ${run.p99Ms.toFixed(2)} ms`).join(', ')}, ` +
+            `and at half ${halfStream.p99Ms.toFixed(2)} ms.`,
+        ]
+      : []),
     `Over CheckLimitStream at max throughput: the server ${streamMax.serverCpuUs.toFixed(1)} µs, the SDK client ${streamMax.clientCpuUs.toFixed(1)} µs and Redis ` +
       `${streamMax.redisCpuUs.toFixed(1)} µs per check → ${(ceiling.serverCpuUs / streamMax.serverCpuUs).toFixed(2)}× the no-op's calls per server CPU-second.`,
   ];
