@@ -104,6 +104,17 @@ describe('hostile input at every RPC of a real process', () => {
     );
   });
 
+  it('refuses a user_id that is not valid UTF-8, naming it, rather than folding it into U+FFFD', async () => {
+    const checkLimit = methods.find((m) => m.path.endsWith('/CheckLimit'))!;
+    const userId = (bytes: number[]) => Buffer.from([0x12, bytes.length, ...bytes]); // field 2, length-delimited
+    const request = (bytes: number[]) => Buffer.concat([checkLimit.requestSerialize({ policy: 'ai' }), userId(bytes)]);
+    // 0xff and a lone 0xc3 are not UTF-8; both would decode to the same U+FFFD-bearing id.
+    for (const bytes of [[0x61, 0xff], [0x61, 0xc3]]) {
+      expect(await send(checkLimit, request(bytes), false)).toEqual({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/^user_id: must be valid UTF-8/) });
+    }
+    expect((await send(checkLimit, request([0x61, 0xc3, 0xa4]), false)).code).toBe(status.OK);
+  });
+
   it('is still alive, healthy and logged no unexpected failure afterwards', async () => {
     expect(server.proc.exitCode).toBeNull();
     expect(await healthStatus(server.address)).toBe('SERVING');

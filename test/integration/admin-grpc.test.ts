@@ -112,7 +112,7 @@ describe('AdminService over gRPC', () => {
     ['suspension without user_id', (c) => c.admin.setSuspension({ suspended: true }), 'INVALID_ARGUMENT', /^user_id: /],
     [
       'a suspension of 11 years',
-      (c) => c.admin.setSuspension({ userId: 'u', suspended: true, durationMs: 11 * 365 * 86_400_000 }),
+      (c) => c.admin.setSuspension({ userId: 'u', suspended: true, reason: 'test', durationMs: 11 * 365 * 86_400_000 }),
       'INVALID_ARGUMENT',
       /^duration_ms: must be at most/,
     ],
@@ -122,7 +122,8 @@ describe('AdminService over gRPC', () => {
       'INVALID_ARGUMENT',
       /^duration_ms: applies only when suspending/,
     ],
-    ['a reason over 512 bytes', (c) => c.admin.setSuspension({ userId: 'u', suspended: true, reason: 'r'.repeat(513) }), 'INVALID_ARGUMENT', /^reason: /],
+    ['a reason over 512 bytes', (c) => c.admin.setSuspension({ userId: 'u', suspended: true, reason: 'é'.repeat(257) }), 'INVALID_ARGUMENT', /^reason: must be at most 512 bytes/],
+    ['suspending without a reason', (c) => c.admin.setSuspension({ userId: 'u', suspended: true, reason: ' ' }), 'INVALID_ARGUMENT', /^reason: is required when suspending/],
     ['reset tracking without user_id', (c) => c.admin.resetTracking({}), 'INVALID_ARGUMENT', /^user_id: /],
     ['reset rate limits without a subject', (c) => c.admin.resetRateLimits({}), 'INVALID_ARGUMENT', /^user_id: user_id or ip is required/],
     ['reset rate limits of a bad ip', (c) => c.admin.resetRateLimits({ ip: '1.2.3' }), 'INVALID_ARGUMENT', /^ip: /],

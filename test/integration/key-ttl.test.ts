@@ -100,7 +100,7 @@ describe('tracking when Redis is gone', () => {
         () => s.tracker.record(s.tracker.event({ userId: 'gone', activity: 'ai', ip: '', sessionId: '', atMs: 0 })),
         () => s.tracker.stats('gone'),
         () => s.admin.statistics(),
-        () => s.admin.setSuspension({ userId: 'gone', suspended: true, reason: '', durationMs: 0 }),
+        () => s.admin.setSuspension({ userId: 'gone', suspended: true, reason: 'test', durationMs: 0 }),
       ]) {
         expect((await failure(call())).codeName).toBe('UNAVAILABLE');
       }

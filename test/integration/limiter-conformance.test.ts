@@ -102,9 +102,9 @@ describe.each<StoreName>(['memory', 'redis', 'cluster'])('rate limiter on the %s
     for (const id of ids) expect((await check({ userId: id })).allowed).toBe(false);
   });
 
-  it('denies a blocked subject before counting', async () => {
-    // The block key is what suspension writes; set it directly here.
-    const blockKey = s.keys.block('user', 'frank');
+  /** Writes the block key that a suspension writes. */
+  const block = async (userId: string) => {
+    const blockKey = s.keys.block('user', userId);
     if (storeName === 'memory') {
       (s.store as import('../../server/src/store/memory-store.js').MemoryStore).put(blockKey, '1', s.clock.now() + 60_000);
     } else {
@@ -112,6 +112,10 @@ describe.each<StoreName>(['memory', 'redis', 'cluster'])('rate limiter on the %s
       await r.set(blockKey, '1', 'PX', 60_000);
       r.disconnect();
     }
+  };
+
+  it('denies a blocked subject before counting', async () => {
+    await block('frank');
     const r = await check({ userId: 'frank', ip: '203.0.113.50' });
     expect(r.allowed).toBe(false);
     expect(r.reason).toBe(Reason.REASON_SUSPENDED);
@@ -126,6 +130,12 @@ describe.each<StoreName>(['memory', 'redis', 'cluster'])('rate limiter on the %s
     expect(results.map((r) => r.allowed)).toEqual([true, true, true, true]);
     expect(results.map((r) => r.wouldAllow)).toEqual([true, true, false, false]);
     expect(results.every((r) => r.shadow)).toBe(true);
+  });
+
+  it("a shadow policy still denies a suspended user: a suspension is not the limit's decision", async () => {
+    await block('ivan');
+    const r = await check({ policy: 'quiet', userId: 'ivan' });
+    expect(r).toMatchObject({ allowed: false, wouldAllow: false, shadow: true, reason: Reason.REASON_SUSPENDED });
   });
 
   it('reports every policy without consuming', async () => {

@@ -162,7 +162,7 @@ describe.each<StoreName>(['memory', 'redis', 'cluster'])('tracking on the %s sto
     await record('z', 'ai');
     await record('z', 'ai');
     await record('z', 'ai');
-    await s.admin.setSuspension({ userId: 'y', suspended: true, reason: '', durationMs: 0 });
+    await s.admin.setSuspension({ userId: 'y', suspended: true, reason: 'test', durationMs: 0 });
     const st = await s.admin.statistics();
     expect(st).toMatchObject({ usersTracked: 3, activeLastHour: 1, activeLastDay: 3, activeLast7Days: 3, suspendedUsers: 1 });
     expect(st.dailyActiveUsers[0]).toEqual({ date: '2026-01-01', count: 3 });

@@ -37,11 +37,10 @@ import {
 } from '../tracking/tracking-store.js';
 import { validId, validSubject } from '../validation.js';
 import type { StoreAdmin } from './store-admin.js';
+import { MAX_SUSPENSION_MS, suspensionReason } from './suspension-rules.js';
 
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 500;
-export const MAX_REASON_BYTES = 512;
-export const MAX_SUSPENSION_MS = 10 * 365 * DAY_MS;
 const TOP_USERS = 10;
 
 export interface AdminDeps {
@@ -141,11 +140,11 @@ export class Admin {
       await this.deps.tracking.setSuspension(userId, undefined, now);
       return { suspension: suspensionProto(undefined) };
     }
-    if (Buffer.byteLength(req.reason) > MAX_REASON_BYTES) throw FloodgateError.invalid('reason', `must be at most ${MAX_REASON_BYTES} bytes`);
+    const reason = suspensionReason(req.reason);
     if (req.durationMs > MAX_SUSPENSION_MS) {
       throw FloodgateError.invalid('duration_ms', `must be at most ${MAX_SUSPENSION_MS} (10 years); 0 means until lifted`);
     }
-    const state = { reason: req.reason, since: now, until: req.durationMs ? now + req.durationMs : 0 };
+    const state = { reason, since: now, until: req.durationMs ? now + req.durationMs : 0 };
     await this.deps.tracking.setSuspension(userId, state, now);
     // A remembered over-limit answer would otherwise hide the suspension here for a moment.
     this.deps.limiter.forget({ userId });

@@ -1,5 +1,6 @@
 import { FloodgateError, scopeToJSON, type CallOptions, type FloodgateClient, type PolicyStatus } from '@floodgate/client';
 import { validId, validIp } from '../validation.js';
+import { MAX_SUSPENSION_DAYS, MAX_SUSPENSION_MS } from '../admin/suspension-rules.js';
 import * as s from './schemas.js';
 
 /** none: open (probes); token: a valid bearer token; admin: token and the admin IP allowlist. */
@@ -96,7 +97,6 @@ export const API_ROUTES: readonly ApiRoute[] = [
       const suspended = req.body.suspended === true;
       const reason = (req.body.reason as string | undefined) ?? '';
       const duration = req.body.duration as string | undefined;
-      if (suspended && reason.trim() === '') throw FloodgateError.invalid('reason', 'is required when suspending');
       if (!suspended && duration !== undefined) throw FloodgateError.invalid('duration', 'only applies when suspending');
       return client.admin.setSuspension({ userId: userId(req), suspended, reason, durationMs: durationMs(duration) }, call);
     },
@@ -149,7 +149,6 @@ function pageSize(raw: string | undefined): number {
 }
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-const MAX_DURATION_MS = 366 * UNIT_MS.d!;
 
 /** "30m" → 1 800 000; undefined → 0 (until lifted). The schema already checked the form. */
 export function durationMs(raw: string | undefined): number {
@@ -157,7 +156,7 @@ export function durationMs(raw: string | undefined): number {
   const m = new RegExp(s.DURATION).exec(raw)!;
   const ms = Number(m[1]) * UNIT_MS[m[2]!]!;
   if (ms === 0) throw FloodgateError.invalid('duration', 'must be longer than 0 (omit it for no expiry)');
-  if (ms > MAX_DURATION_MS) throw FloodgateError.invalid('duration', 'must be at most 366d');
+  if (ms > MAX_SUSPENSION_MS) throw FloodgateError.invalid('duration', `must be at most ${MAX_SUSPENSION_DAYS}d (10 years; omit it for no expiry)`);
   return ms;
 }
 

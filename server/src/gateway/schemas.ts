@@ -2,6 +2,8 @@
  * JSON Schemas of the gateway's inputs (validated by fastify, so a wrong type or an unknown
  * field is a 400 naming it) and of its outputs (documentation in the OpenAPI document).
  */
+import { MAX_REASON_BYTES, MAX_SUSPENSION_DAYS } from '../admin/suspension-rules.js';
+
 type Schema = Record<string, unknown>;
 
 const str = (description: string, extra: Schema = {}): Schema => ({ type: 'string', description, ...extra });
@@ -36,8 +38,8 @@ export const DURATION = '^([0-9]{1,9})(ms|s|m|h|d)$';
 export const suspendBody = object(
   {
     suspended: bool('true suspends the user, false lifts the suspension'),
-    reason: str('Why; required when suspending (at most 500 characters)', { maxLength: 500 }),
-    duration: str('How long the suspension lasts, e.g. "90s", "30m", "12h", "7d" or "500ms"; omitted means until lifted', {
+    reason: str(`Why; required when suspending (at most ${MAX_REASON_BYTES} bytes of UTF-8)`),
+    duration: str(`How long the suspension lasts, e.g. "90s", "30m", "12h", "7d" or "500ms", at most ${MAX_SUSPENSION_DAYS}d; omitted means until lifted`, {
       pattern: DURATION,
     }),
   },

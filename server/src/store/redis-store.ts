@@ -118,5 +118,13 @@ class FirstError implements SettledSink {
 /** Any failure talking to Redis, as the one error type: UNAVAILABLE. */
 export function storeError(err: unknown): FloodgateError {
   if (err instanceof FloodgateError) return err;
-  return FloodgateError.unavailable(`store unavailable: ${(err as Error).message}`);
+  const message = (err as Error).message;
+  return FloodgateError.unavailable(`store unavailable: ${CLIENT_WORDING.find(([said]) => said.test(message))?.[1] ?? message}`);
 }
+
+/** ioredis's wording of its own states, which means nothing to a caller, in plain words. */
+const CLIENT_WORDING: ReadonlyArray<[RegExp, string]> = [
+  [/^Stream isn't writeable and enableOfflineQueue options is false/, 'not connected to Redis'],
+  [/^Connection is closed\.?$/, 'the connection to Redis closed'],
+  [/^Command timed out$/, 'Redis did not answer in time (REDIS_COMMAND_TIMEOUT_MS)'],
+];

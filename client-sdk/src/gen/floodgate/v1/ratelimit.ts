@@ -161,7 +161,10 @@ export interface CheckLimitResponse {
   policy: string;
   /** The answer came from the local fallback store or the policy's failure mode, not the shared store. */
   degraded: boolean;
-  /** The policy is in shadow mode: `allowed` is always true, `would_allow` is the real decision. */
+  /**
+   * The policy is in shadow mode: `allowed` is true whatever the limit decides (a suspension still
+   * denies), `would_allow` is the real decision.
+   */
   shadow: boolean;
   wouldAllow: boolean;
 }
