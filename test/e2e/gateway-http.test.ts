@@ -49,6 +49,7 @@ describe('admin HTTP gateway in the server process, on real Redis', () => {
     expect(ready.status).toBe(200);
     expect(ready.json).toEqual({ status: 'SERVING' });
     expect(ready.headers.get('x-request-id')).not.toBe(live.headers.get('x-request-id'));
+    for (const probe of ['/healthz', '/readyz']) expect((await fetch(`${server.httpUrl}${probe}`, { method: 'HEAD' })).status).toBe(200);
   });
 
   it('reports usage on GET /api/rate-limits/status after checks over gRPC', async () => {

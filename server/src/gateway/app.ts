@@ -112,11 +112,16 @@ export function buildGateway(o: GatewayOptions): FastifyInstance {
     });
   }
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async () => {
-    const serving = await o.backend.health();
-    if (serving !== 'SERVING') throw FloodgateError.unavailable(`floodgate: health is ${serving}`);
-    return { status: serving };
+  // Probes may ask with HEAD (curl -I, some load balancers); the API's routes answer GET only.
+  app.route({ method: ['GET', 'HEAD'], url: '/healthz', handler: async () => ({ status: 'ok' }) });
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: '/readyz',
+    handler: async () => {
+      const serving = await o.backend.health();
+      if (serving !== 'SERVING') throw FloodgateError.unavailable(`floodgate: health is ${serving}`);
+      return { status: serving };
+    },
   });
   app.get('/metrics', async (_req, reply) => {
     const { contentType, body } = await o.metrics.expose();
