@@ -15,6 +15,7 @@ export {
   type FloodgateClient,
   type UnavailableEvent,
 } from './client.js';
+export { parseHostPort, type HostPort } from './address.js';
 export { bindingStatus, toDecision, type Decision, type UnavailableMode } from './decision.js';
 export { DenyCache, type DenyCacheOptions } from './deny-cache.js';
 export { FloodgateError, type ErrorBody, type ErrorCodeName } from './errors.js';

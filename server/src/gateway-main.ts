@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { allowlistFrom, loadStandaloneGatewayConfig } from './config/env.js';
 import { startGateway } from './gateway/app.js';
-import { createLogger } from './log.js';
+import { createLogger, routeGrpcLogs } from './log.js';
 import { GatewayMetrics } from './metrics/metrics.js';
 
 /** The admin gateway alone, talking to a Floodgate server at FLOODGATE_GRPC_ADDRESS. */
@@ -16,6 +16,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const log = createLogger(config.logLevel);
+  routeGrpcLogs(log);
   // Signals are handled from before the ready line ("HTTP listening") on.
   let gateway: Awaited<ReturnType<typeof startGateway>> | undefined;
   let stopping = false;
@@ -29,7 +30,13 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
-  gateway = await startGateway({ config, grpcAddress: config.grpcAddress, adminIpAllowlist: adminAllowlist, metrics: new GatewayMetrics(), log });
+  try {
+    gateway = await startGateway({ config, grpcAddress: config.grpcAddress, adminIpAllowlist: adminAllowlist, metrics: new GatewayMetrics(), log });
+  } catch (err) {
+    // A port in use or an address not of this host: one line naming what to fix, no stack.
+    log.fatal(`HTTP_HOST/HTTP_PORT: cannot listen on ${config.httpHost}:${config.httpPort}: ${(err as Error).message}`);
+    process.exit(1);
+  }
   log.info({ grpcAddress: config.grpcAddress }, `gateway talking to Floodgate at ${config.grpcAddress}`);
 }
 

@@ -1,3 +1,5 @@
+import { setLogger } from '@grpc/grpc-js';
+import { format } from 'node:util';
 import { pino, type Logger } from 'pino';
 
 export type { Logger };
@@ -20,4 +22,16 @@ export function createLogger(level: string): Logger {
     },
     stdout,
   );
+}
+
+/**
+ * grpc-js's own messages (by default `E …` lines on stderr, e.g. beside a failed bind) as
+ * structured lines of `log`, so that every line the process writes is one JSON object.
+ */
+export function routeGrpcLogs(log: Logger): void {
+  setLogger({
+    error: (message?: unknown, ...rest: unknown[]) => log.error({ source: 'grpc-js' }, format(message, ...rest)),
+    info: (message?: unknown, ...rest: unknown[]) => log.info({ source: 'grpc-js' }, format(message, ...rest)),
+    debug: (message?: unknown, ...rest: unknown[]) => log.debug({ source: 'grpc-js' }, format(message, ...rest)),
+  });
 }

@@ -6,7 +6,7 @@ import { systemClock } from './clock.js';
 import { Readiness } from './grpc/readiness.js';
 import { startGrpcServer } from './grpc/server.js';
 import { RateLimiter } from './limiter/rate-limiter.js';
-import { createLogger, type Logger } from './log.js';
+import { createLogger, routeGrpcLogs, type Logger } from './log.js';
 import type { IpAllowlist } from './net/ip.js';
 import { startGateway } from './gateway/app.js';
 import { DenyCache } from './limiter/deny-cache.js';
@@ -18,8 +18,8 @@ import { gracefulShutdown } from './shutdown.js';
 import { FailoverStore } from './store/failover-store.js';
 import { KeySpace } from './store/keys.js';
 import { MemoryStore } from './store/memory-store.js';
-import { describeTarget } from './store/redis-connection.js';
-import { RedisStore } from './store/redis-store.js';
+import { describeTarget, type RedisTarget } from './store/redis-connection.js';
+import { RedisStore, StoreStartError } from './store/redis-store.js';
 import type { Store } from './store/store.js';
 import { TrackingCleanup } from './tracking/cleanup.js';
 import { openTracking } from './tracking/open-tracking.js';
@@ -40,6 +40,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const log = createLogger(config.logLevel);
+  routeGrpcLogs(log);
   const metrics = new Metrics();
   const policies = openPolicies(config, log);
   if (policies instanceof FilePolicySource) metrics.observePolicyReloads(policies);
@@ -115,10 +116,12 @@ async function main(): Promise<void> {
     rpcObserver: metrics,
     streamTables: config.http2StreamTables,
     completeResponseOptions: config.http2CompleteResponseOptions,
-  });
+  }).catch((err: Error) => fatal(log, `GRPC_HOST/GRPC_PORT: cannot listen on ${config.grpcHost}:${config.grpcPort}: ${err.message}`));
   // The gateway reaches this process's gRPC port through the client SDK, like a standalone one.
   const gateway = config.httpEnabled
-    ? await startGateway({ config, grpcAddress: `${loopbackOf(config.grpcHost)}:${grpc.port}`, adminIpAllowlist: adminAllowlist, metrics, log })
+    ? await startGateway({ config, grpcAddress: `${loopbackOf(config.grpcHost)}:${grpc.port}`, adminIpAllowlist: adminAllowlist, metrics, log }).catch((err: Error) =>
+        fatal(log, `HTTP_HOST/HTTP_PORT: cannot listen on ${config.httpHost}:${config.httpPort}: ${err.message}`),
+      )
     : undefined;
   readiness = new Readiness(grpc.health, () => policies.list().every((p) => p.failureMode === 'local'));
   if (store instanceof FailoverStore) readiness.storeAvailability(store.available);
@@ -146,6 +149,12 @@ async function main(): Promise<void> {
   log.info({ port: grpc.port, store: store.kind }, `gRPC listening on ${config.grpcHost}:${grpc.port}`);
 }
 
+/** A one-line fatal log and exit 1: for failures at start-up whose message says it all. */
+function fatal(log: Logger, message: string): never {
+  log.fatal(message);
+  process.exit(1);
+}
+
 /** An address of this host that reaches a server bound to `host`. */
 function loopbackOf(host: string): string {
   if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
@@ -161,6 +170,13 @@ function openPolicies(config: Config, log: Logger): PolicySource {
     process.stderr.write(`floodgate: invalid configuration: POLICIES_FILE: ${(err as Error).message}\n`);
     process.exit(2);
   }
+}
+
+/** The variable a start-up failure is about: the address, or the password when it was refused. */
+function redisVariable(target: RedisTarget, err: unknown): string {
+  const problem = err instanceof StoreStartError ? err.problem : 'unreachable';
+  if (problem === 'auth' && target.kind !== 'single') return 'REDIS_PASSWORD';
+  return { single: 'REDIS_URL', sentinel: 'REDIS_SENTINELS', cluster: 'REDIS_CLUSTER_NODES' }[target.kind];
 }
 
 /** Redis (single, Sentinel or Cluster) when configured, else the in-process memory store. */
@@ -180,9 +196,11 @@ async function openBackend(config: Config, log: Logger, metrics: Metrics): Promi
       commandTimeoutMs: config.redisCommandTimeoutMs,
       connectTimeoutMs: config.redisConnectTimeoutMs,
       observer: metrics,
+      onRetry: (reason) => log.warn({ store: target.kind, reason }, `Redis not reachable yet, trying again until REDIS_CONNECT_TIMEOUT_MS: ${reason}`),
     });
   } catch (err) {
-    log.fatal({ err }, (err as Error).message);
+    // One line naming the variable to fix; the reason is in the message, a stack would add nothing.
+    log.fatal({ store: target.kind }, `${redisVariable(target, err)}: ${(err as Error).message}`);
     process.exit(1);
   }
 }

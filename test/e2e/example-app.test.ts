@@ -88,6 +88,8 @@ describe('the example app against a real Floodgate', () => {
     ['PORT', 'eighty'],
     ['PORT', '70000'],
     ['FLOODGATE_ADDRESS', 'no port'],
+    ['FLOODGATE_ADDRESS', 'localhost:99999'],
+    ['FLOODGATE_ADDRESS', 'localhost:0'],
     ['FLOODGATE_DEADLINE_MS', '0'],
   ])('exits with status 2 naming %s when it is %j', async (name, value) => {
     const { code, output } = await runToExit({ FLOODGATE_ADDRESS: '127.0.0.1:1', PORT: '0', [name]: value }, 15_000, EXAMPLE_APP.main);

@@ -111,6 +111,8 @@ describe('standalone gateway', () => {
 
   it.each([
     ['FLOODGATE_GRPC_ADDRESS', 'no-port'],
+    ['FLOODGATE_GRPC_ADDRESS', '127.0.0.1:99999'],
+    ['HTTP_HOST', '999.0.0.1'],
     ['HTTP_PORT', '99999'],
     ['ADMIN_IP_ALLOWLIST', '10.0.0.0/33'],
   ])('exits with status 2 naming %s when it is %s', async (name, value) => {

@@ -1,4 +1,4 @@
-import { createClient } from '@floodgate/client';
+import { createClient, parseHostPort } from '@floodgate/client';
 import { installHttp2GcFixes } from '@floodgate/client/http2';
 import { pino } from 'pino';
 import { createApp } from './app.js';
@@ -15,7 +15,16 @@ function env(name: string, fallback: string, valid: (v: string) => boolean, expe
   return value;
 }
 
-const address = env('FLOODGATE_ADDRESS', '127.0.0.1:50051', (v) => /^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:.]+\]:\d{1,5}$/.test(v), 'host:port');
+function isHostPort(v: string): boolean {
+  try {
+    parseHostPort(v);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const address = env('FLOODGATE_ADDRESS', '127.0.0.1:50051', isHostPort, 'host:port with a port 1-65535');
 const deadlineMs = Number(env('FLOODGATE_DEADLINE_MS', '500', (v) => /^\d{1,6}$/.test(v) && Number(v) > 0, 'a positive number of ms'));
 const port = Number(env('PORT', '3000', (v) => /^\d{1,5}$/.test(v) && Number(v) <= 65_535, 'a port number 0-65535'));
 

@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { parseHostPort } from '@floodgate/client';
 import { IpAllowlist } from '../net/ip.js';
 import { parseHostPorts, type HostPort, type RedisTarget } from '../store/redis-connection.js';
 
@@ -109,7 +111,7 @@ function hostPorts(env: Env, name: string): HostPort[] | undefined {
 }
 
 /** At most one of REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES; Sentinel needs its master name. */
-function redisTarget(env: Env, url: string | undefined): RedisTarget | undefined {
+function redisTarget(env: Env, url: string | undefined, db: number | undefined): RedisTarget | undefined {
   const sentinels = hostPorts(env, 'REDIS_SENTINELS');
   const nodes = hostPorts(env, 'REDIS_CLUSTER_NODES');
   const given = [url && 'REDIS_URL', sentinels && 'REDIS_SENTINELS', nodes && 'REDIS_CLUSTER_NODES'].filter(Boolean);
@@ -121,7 +123,41 @@ function redisTarget(env: Env, url: string | undefined): RedisTarget | undefined
   }
   if (name !== undefined) throw new ConfigError('REDIS_SENTINEL_NAME', 'is only used with REDIS_SENTINELS');
   if (nodes) return { kind: 'cluster', nodes };
-  return url === undefined ? undefined : { kind: 'single', url };
+  if (url === undefined) return undefined;
+  return db === undefined ? { kind: 'single', url } : { kind: 'single', url, db };
+}
+
+/**
+ * The database of a redis:// or rediss:// URL (its path, or a `db` query parameter, as ioredis
+ * reads it), undefined for none. ioredis itself reads a path that is not a number as database 0,
+ * so a typo would silently share db 0; a database the server lacks is checked at connect.
+ * Messages never repeat the URL: it can hold a password.
+ */
+function redisDbOf(raw: string): number | undefined {
+  if (!/^rediss?:\/\//i.test(raw)) throw new ConfigError('REDIS_URL', 'must start with redis:// or rediss://');
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('REDIS_URL', 'is not a valid URL (expected redis[s]://[[user]:password@]host[:port][/db])');
+  }
+  const path = url.pathname === '/' ? '' : url.pathname.slice(1);
+  const query = url.searchParams.get('db');
+  const db = path !== '' ? path : query;
+  if (db === null || db === '') return undefined;
+  if (!/^\d+$/.test(db)) {
+    throw new ConfigError('REDIS_URL', `the database (${path !== '' ? 'the path' : 'db='}) must be a whole number 0 or above, got "${db}"`);
+  }
+  return Number(db);
+}
+
+/** A bind address: a host name or an IP; something shaped like an IP that is not one (999.0.0.1) is refused here rather than at bind. */
+function bindHost(env: Env, name: string): string {
+  const host = str(env, name) ?? '0.0.0.0';
+  if (isIP(host) === 0 && (/^[\d.]+$/.test(host) || host.includes(':') || /[^\w.-]/.test(host))) {
+    throw new ConfigError(name, `expected an IP address or a host name, got "${host}"`);
+  }
+  return host;
 }
 
 function list(env: Env, name: string): string[] {
@@ -141,7 +177,7 @@ function logLevelOf(env: Env): string {
 
 export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
   return {
-    httpHost: str(env, 'HTTP_HOST') ?? '0.0.0.0',
+    httpHost: bindHost(env, 'HTTP_HOST'),
     httpPort: int(env, 'HTTP_PORT', 8080, 0, 65535),
     adminTokens: adminTokens(env),
     adminIpAllowlist: list(env, 'ADMIN_IP_ALLOWLIST'),
@@ -153,17 +189,17 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
 /** The standalone gateway: its settings and the Floodgate gRPC address it talks to. */
 export function loadStandaloneGatewayConfig(env: Env = process.env): GatewayConfig & { grpcAddress: string } {
   const grpcAddress = str(env, 'FLOODGATE_GRPC_ADDRESS') ?? '127.0.0.1:50051';
-  if (!/^[\w.-]+:\d{1,5}$|^\[[\da-fA-F:.]+\]:\d{1,5}$/.test(grpcAddress)) {
-    throw new ConfigError('FLOODGATE_GRPC_ADDRESS', `expected host:port, got "${grpcAddress}"`);
+  try {
+    parseHostPort(grpcAddress);
+  } catch (err) {
+    throw new ConfigError('FLOODGATE_GRPC_ADDRESS', (err as Error).message);
   }
   return { ...loadGatewayConfig(env), grpcAddress };
 }
 
 export function loadConfig(env: Env = process.env): Config {
   const redisUrl = str(env, 'REDIS_URL');
-  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
-    throw new ConfigError('REDIS_URL', 'must start with redis:// or rediss://');
-  }
+  const redisDb = redisUrl === undefined ? undefined : redisDbOf(redisUrl);
   const keyPrefix = str(env, 'REDIS_KEY_PREFIX') ?? 'fg:';
   if (/[{}\s]/.test(keyPrefix)) {
     throw new ConfigError('REDIS_KEY_PREFIX', 'must not contain braces or white space');
@@ -176,10 +212,10 @@ export function loadConfig(env: Env = process.env): Config {
   return {
     ...loadGatewayConfig(env),
     httpEnabled: bool(env, 'HTTP_ENABLED', true),
-    grpcHost: str(env, 'GRPC_HOST') ?? '0.0.0.0',
+    grpcHost: bindHost(env, 'GRPC_HOST'),
     grpcPort: int(env, 'GRPC_PORT', 50051, 0, 65535),
     redisUrl,
-    redisTarget: redisTarget(env, redisUrl),
+    redisTarget: redisTarget(env, redisUrl, redisDb),
     redisPassword: str(env, 'REDIS_PASSWORD'),
     redisSentinelPassword: str(env, 'REDIS_SENTINEL_PASSWORD'),
     redisTls: bool(env, 'REDIS_TLS'),

@@ -1,16 +1,15 @@
 import type { Writable } from 'node:stream';
+import { parseHostPort, type HostPort } from '@floodgate/client';
 import { Cluster, type RedisOptions } from 'ioredis';
 import type { RedisObserver } from '../metrics/observers.js';
 import { MeteredCluster, MeteredRedis } from './metered-redis.js';
 
-export interface HostPort {
-  host: string;
-  port: number;
-}
+export type { HostPort };
 
 /** Where Redis is: one server by URL, a Sentinel-managed master, or a Cluster. */
 export type RedisTarget =
-  | { kind: 'single'; url: string }
+  /** `db`: the database the URL names, checked at connect (ioredis only reports a failed SELECT as an event). */
+  | { kind: 'single'; url: string; db?: number }
   | { kind: 'sentinel'; sentinels: HostPort[]; name: string }
   | { kind: 'cluster'; nodes: HostPort[] };
 
@@ -141,10 +140,5 @@ export function parseHostPorts(raw: string): HostPort[] {
     .map((s) => s.trim())
     .filter(Boolean);
   if (items.length === 0) throw new Error('expected host:port[,host:port...]');
-  return items.map((item) => {
-    const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(item);
-    const port = m ? Number(m[3]) : NaN;
-    if (!m || port < 1 || port > 65535) throw new Error(`"${item}" is not host:port`);
-    return { host: (m[1] ?? m[2])!, port };
-  });
+  return items.map(parseHostPort);
 }

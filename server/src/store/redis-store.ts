@@ -40,15 +40,22 @@ export class RedisStore implements Store {
     return this.client.status === 'ready';
   }
 
-  /** Connects and waits until Redis answers; throws when it does not within the connect timeout. */
-  static async connect(options: RedisConnectionOptions): Promise<RedisStore> {
+  /**
+   * Connects and waits until Redis answers, trying again (ioredis's retryStrategy) until the
+   * connect timeout: a process started before its Redis waits for it instead of exiting. Errors
+   * retrying cannot fix (a refused password, a database the server lacks) throw at once, as a
+   * StoreStartError saying which.
+   */
+  static async connect(options: RedisConnectionOptions & { onRetry?: (reason: string) => void }): Promise<RedisStore> {
     const client = createRedisClient(options);
     // Connection errors surface through failed commands; without a listener ioredis would log them itself.
     client.on('error', () => {});
     const store = new RedisStore(options.target.kind, client, options.commandTimeoutMs);
     try {
-      // Cluster's connect() keeps retrying on its own; start-up gives up after the connect timeout.
-      await withDeadline(client.connect(), options.connectTimeoutMs, () => new Error(`no answer within ${options.connectTimeoutMs} ms`));
+      await untilReady(client, options.connectTimeoutMs, options.onRetry);
+      // ioredis sends the URL's SELECT itself but only emits its failure, staying on database 0.
+      const db = options.target.kind === 'single' ? options.target.db : undefined;
+      if (db !== undefined) await client.select(db).catch((err: Error) => Promise.reject(new StoreStartError('db', `cannot select database ${db}: ${err.message}`)));
       await client.ping();
       // A Cluster connects to each master on its first command; commands issued meanwhile can
       // leave out of order (a user's writes reordered), so every master is connected first. A
@@ -58,7 +65,8 @@ export class RedisStore implements Store {
       await Promise.allSettled([...store.scripts.values()].flatMap(({ one, many }) => [one.load(), many.load()]));
     } catch (err) {
       client.disconnect();
-      throw new Error(`cannot reach Redis at ${describeTarget(options.target)}: ${(err as Error).message}`);
+      const problem = err instanceof StoreStartError ? err.problem : 'unreachable';
+      throw new StoreStartError(problem, `cannot ${problem === 'unreachable' ? 'reach' : 'use'} Redis at ${describeTarget(options.target)}: ${(err as Error).message}`);
     }
     return store;
   }
@@ -128,3 +136,47 @@ const CLIENT_WORDING: ReadonlyArray<[RegExp, string]> = [
   [/^Connection is closed\.?$/, 'the connection to Redis closed'],
   [/^Command timed out$/, 'Redis did not answer in time (REDIS_COMMAND_TIMEOUT_MS)'],
 ];
+
+/** Why start-up could not use Redis: `auth` and `db` are configuration, which retrying cannot fix. */
+export class StoreStartError extends Error {
+  constructor(
+    readonly problem: 'unreachable' | 'auth' | 'db',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'StoreStartError';
+  }
+}
+
+const AUTH_ERROR = /NOAUTH|WRONGPASS|invalid password|invalid username-password/i;
+const DB_ERROR = /DB index is out of range|invalid DB index/i;
+
+/**
+ * Resolves at the client's first 'ready'. ioredis reconnects by itself after a failed attempt
+ * (retryStrategy), reporting each as an 'error' event, which is passed to `onRetry`; one that
+ * retrying cannot fix rejects at once, and so does the timeout, with the last reason.
+ */
+function untilReady(client: RedisClient, timeoutMs: number, onRetry: ((reason: string) => void) | undefined): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let last: string | undefined;
+    const done = (err?: Error) => {
+      clearTimeout(timer);
+      client.off('error', onError);
+      client.off('ready', onReady);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onError = (err: Error) => {
+      if (AUTH_ERROR.test(err.message)) return done(new StoreStartError('auth', err.message));
+      if (DB_ERROR.test(err.message)) return done(new StoreStartError('db', err.message));
+      last = err.message || String(err);
+      onRetry?.(last);
+    };
+    const onReady = () => done();
+    const timer = setTimeout(() => done(new Error(`no answer within ${timeoutMs} ms${last ? ` (last error: ${last})` : ''}`)), timeoutMs);
+    client.on('error', onError);
+    client.once('ready', onReady);
+    // A failed first attempt rejects this too, and is reported as an 'error' event as well.
+    client.connect().catch(() => {});
+  });
+}
