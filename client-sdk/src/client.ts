@@ -6,6 +6,7 @@ import { FloodgateError } from './errors.js';
 import * as admin from './gen/floodgate/v1/admin.js';
 import * as rl from './gen/floodgate/v1/ratelimit.js';
 import * as tracking from './gen/floodgate/v1/tracking.js';
+import { checkAddress, checkKnownKeys, checkObject, checkRequest, INT64, UINT32, UINT64, type NumberRange } from './validation.js';
 import { decodeMessage, encodeMessage, type Decoder, type Encoder } from './wire.js';
 
 export interface ClientOptions {
@@ -129,8 +130,16 @@ export interface FloodgateClient {
 /** Codes that mean "Floodgate did not answer", as opposed to "Floodgate said no". */
 const UNAVAILABLE_CODES: ReadonlySet<status> = new Set([status.UNAVAILABLE, status.DEADLINE_EXCEEDED]);
 
+const CHECK_METHODS: ReadonlySet<string> = new Set(['CheckLimit', 'CheckLimits']);
 const MODES: readonly UnavailableMode[] = ['allow', 'deny', 'throw'];
 const TRANSPORTS: readonly CheckTransport[] = ['stream', 'unary'];
+const OPTIONS: readonly (keyof ClientOptions)[] = ['address', 'token', 'tls', 'deadlineMs', 'onUnavailable', 'onUnavailableEvent', 'denyCache', 'checkTransport'];
+
+/** The numeric fields of each request, by the range the server accepts (see proto/floodgate/v1). */
+type Numbers = Readonly<Record<string, NumberRange>>;
+const NONE: Numbers = {};
+// The server refuses 0 ("leave it unset for 1") and a cost over the policy's limit, which only it knows.
+const CHECK: Numbers = { cost: { min: 1, max: UINT32.max, note: 'leave it unset for 1' } };
 
 /**
  * A promise client over one channel for every Floodgate RPC. Every call settles within
@@ -138,21 +147,28 @@ const TRANSPORTS: readonly CheckTransport[] = ['stream', 'unary'];
  * checks answer by `onUnavailable` when Floodgate cannot be reached.
  */
 export function createClient(options: ClientOptions): FloodgateClient {
+  checkObject(options, 'options');
+  checkKnownKeys(options, OPTIONS);
   const { address } = options;
   const deadlineMs = options.deadlineMs ?? 1_000;
   const mode = options.onUnavailable ?? 'throw';
-  if (typeof address !== 'string' || address === '') throw FloodgateError.invalid('address', 'must be host:port');
+  checkAddress(address);
+  if (options.token !== undefined && typeof options.token !== 'string') throw FloodgateError.invalid('token', 'must be a string');
+  if (options.onUnavailableEvent !== undefined && typeof options.onUnavailableEvent !== 'function') {
+    throw FloodgateError.invalid('onUnavailableEvent', 'must be a function');
+  }
   if (!Number.isFinite(deadlineMs) || deadlineMs <= 0) throw FloodgateError.invalid('deadlineMs', `must be a positive number, got ${deadlineMs}`);
   if (!MODES.includes(mode)) throw FloodgateError.invalid('onUnavailable', `must be one of ${MODES.join(', ')}, got ${mode}`);
   const transport = options.checkTransport ?? 'stream';
   if (!TRANSPORTS.includes(transport)) throw FloodgateError.invalid('checkTransport', `must be one of ${TRANSPORTS.join(', ')}, got ${transport}`);
 
+  // Before the channel is made, so that a bad option leaves nothing open.
+  const cache = denyCacheOf(options.denyCache);
   const channel = new Client(address, options.tls ?? credentials.createInsecure());
-  const cache = options.denyCache ? new DenyCache(options.denyCache === true ? {} : options.denyCache) : undefined;
   const report = reporter(options.onUnavailableEvent);
 
   const rpc =
-    <Req, Res>(def: MethodDef<Req, Res>, codec: Codec<Req>, decoder: Decoder<Res>, withToken = false) =>
+    <Req, Res>(def: MethodDef<Req, Res>, codec: Codec<Req>, decoder: Decoder<Res>, numbers: Numbers, withToken = false) =>
     (req: DeepPartial<Req> | undefined, call: CallOptions = {}): Promise<Res> => {
       const { requestId } = call;
       const callDeadlineMs = call.deadlineMs ?? deadlineMs;
@@ -160,8 +176,14 @@ export function createClient(options: ClientOptions): FloodgateClient {
       if (problem) return Promise.reject(problem);
       let bytes: Buffer;
       try {
-        // Encoded here, not inside grpc-js, so a value that cannot be encoded (a negative cost)
-        // is the caller's INVALID_ARGUMENT rather than an INTERNAL from the transport.
+        // Only a request left out is the empty one; null is a mistake to name, not to send.
+        checkRequest(req === undefined ? {} : req, numbers);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      try {
+        // Encoded here, not inside grpc-js, so a value checkRequest does not look at and that
+        // cannot be encoded is the caller's INVALID_ARGUMENT rather than an INTERNAL from the transport.
         bytes = encodeMessage(codec, codec.fromPartial((req ?? {}) as never));
       } catch (err) {
         return Promise.reject(FloodgateError.invalid('request', `cannot be encoded: ${err instanceof Error ? err.message : String(err)}`));
@@ -209,8 +231,8 @@ export function createClient(options: ClientOptions): FloodgateClient {
   };
 
   /** A plain RPC: rejects on any failure, reporting unavailability. */
-  const unary = <Req, Res>(def: MethodDef<Req, Res>, codec: Codec<Req>, decoder: Decoder<Res>, withToken = false): Call<Req, Res> => {
-    const send = rpc(def, codec, decoder, withToken);
+  const unary = <Req, Res>(def: MethodDef<Req, Res>, codec: Codec<Req>, decoder: Decoder<Res>, numbers: Numbers, withToken = false): Call<Req, Res> => {
+    const send = rpc(def, codec, decoder, numbers, withToken);
     const method = def.path.slice(def.path.lastIndexOf('/') + 1);
     return (req, call) =>
       send(req, call).catch((err) => {
@@ -221,9 +243,9 @@ export function createClient(options: ClientOptions): FloodgateClient {
   const R = rl.RateLimitServiceService;
   const T = tracking.TrackingServiceService;
   const A = admin.AdminServiceService;
-  const callCheck = rpc(R.checkLimit, rl.CheckLimitRequest, rl.CheckLimitResponse);
+  const callCheck = rpc(R.checkLimit, rl.CheckLimitRequest, rl.CheckLimitResponse, CHECK);
   const stream = transport === 'stream' ? new CheckStream(channel, address) : undefined;
-  const sendChecks = rpc(R.checkLimits, rl.CheckLimitsRequest, rl.CheckLimitsResponse);
+  const sendChecks = rpc(R.checkLimits, rl.CheckLimitsRequest, rl.CheckLimitsResponse, NONE);
 
   /**
    * One check's promise, settled from its answer: besides the promise, the one object a check
@@ -301,6 +323,8 @@ export function createClient(options: ClientOptions): FloodgateClient {
   const checkLimit: Call<rl.CheckLimitRequest, Decision> = (req = {}, call) => {
     let hit: Decision | undefined;
     try {
+      // Before the deny cache, which keys by the request's fields; the stream encodes it later.
+      checkRequest(req, CHECK);
       hit = cache?.get(req);
     } catch (err) {
       return Promise.reject(err);
@@ -317,7 +341,10 @@ export function createClient(options: ClientOptions): FloodgateClient {
   };
 
   const checkLimits: Call<rl.CheckLimitsRequest, CheckLimitsDecisions> = async (req = {}, call) => {
+    checkRequest(req, NONE);
     const checks = req.checks ?? [];
+    if (!Array.isArray(checks)) throw FloodgateError.invalid('checks', 'must be an array');
+    checks.forEach((c, i) => checkRequest(c, CHECK, `checks[${i}].`));
     const results: Array<CheckResult | undefined> = checks.map((c) => {
       const hit = cache?.get(c);
       return hit && { response: hit, error: undefined };
@@ -351,17 +378,17 @@ export function createClient(options: ClientOptions): FloodgateClient {
   return {
     checkLimit,
     checkLimits,
-    getLimitStatus: unary(R.getLimitStatus, rl.GetLimitStatusRequest, rl.GetLimitStatusResponse),
-    recordActivity: unary(T.recordActivity, tracking.RecordActivityRequest, tracking.RecordActivityResponse),
-    getUserStats: unary(T.getUserStats, tracking.GetUserStatsRequest, tracking.GetUserStatsResponse),
+    getLimitStatus: unary(R.getLimitStatus, rl.GetLimitStatusRequest, rl.GetLimitStatusResponse, NONE),
+    recordActivity: unary(T.recordActivity, tracking.RecordActivityRequest, tracking.RecordActivityResponse, { atMs: INT64 }),
+    getUserStats: unary(T.getUserStats, tracking.GetUserStatsRequest, tracking.GetUserStatsResponse, NONE),
     admin: {
-      listUsers: unary(A.listUsers, admin.ListUsersRequest, admin.ListUsersResponse, true),
-      getUserDetail: unary(A.getUserDetail, admin.GetUserDetailRequest, admin.GetUserDetailResponse, true),
-      getStatistics: unary(A.getStatistics, admin.GetStatisticsRequest, admin.GetStatisticsResponse, true),
-      setSuspension: unary(A.setSuspension, admin.SetSuspensionRequest, admin.SetSuspensionResponse, true),
-      resetTracking: unary(A.resetTracking, admin.ResetTrackingRequest, admin.ResetTrackingResponse, true),
-      resetRateLimits: unary(A.resetRateLimits, admin.ResetRateLimitsRequest, admin.ResetRateLimitsResponse, true),
-      getStoreStatus: unary(A.getStoreStatus, admin.GetStoreStatusRequest, admin.GetStoreStatusResponse, true),
+      listUsers: unary(A.listUsers, admin.ListUsersRequest, admin.ListUsersResponse, { pageSize: UINT32 }, true),
+      getUserDetail: unary(A.getUserDetail, admin.GetUserDetailRequest, admin.GetUserDetailResponse, NONE, true),
+      getStatistics: unary(A.getStatistics, admin.GetStatisticsRequest, admin.GetStatisticsResponse, NONE, true),
+      setSuspension: unary(A.setSuspension, admin.SetSuspensionRequest, admin.SetSuspensionResponse, { durationMs: UINT64 }, true),
+      resetTracking: unary(A.resetTracking, admin.ResetTrackingRequest, admin.ResetTrackingResponse, NONE, true),
+      resetRateLimits: unary(A.resetRateLimits, admin.ResetRateLimitsRequest, admin.ResetRateLimitsResponse, NONE, true),
+      getStoreStatus: unary(A.getStoreStatus, admin.GetStoreStatusRequest, admin.GetStoreStatusResponse, NONE, true),
     },
     denyCache: cache,
     channel,
@@ -372,6 +399,31 @@ export function createClient(options: ClientOptions): FloodgateClient {
   };
 }
 
+/** The deny cache `denyCache` asks for: `true` or `{ maxEntries }` turns it on, `false` or unset leaves it off. */
+function denyCacheOf(option: ClientOptions['denyCache']): DenyCache | undefined {
+  if (option === undefined || option === false) return undefined;
+  if (option === true) return new DenyCache();
+  if (typeof option !== 'object' || option === null || Array.isArray(option)) throw FloodgateError.invalid('denyCache', 'must be true, false or { maxEntries }');
+  checkKnownKeys(option, ['maxEntries'], 'denyCache.');
+  return new DenyCache(option);
+}
+
+const OUTCOMES: Record<UnavailableMode, string> = { allow: 'allowing', deny: 'denying', throw: 'failing' };
+
+/**
+ * Says what was observed, not more: a deadline that ran out may be the caller's own short one,
+ * and UNAVAILABLE may come from Floodgate itself (its store is down), not only from the connection.
+ */
+function unavailableWarning({ method, address, error, outcome }: UnavailableEvent): string {
+  const what =
+    error.code === status.DEADLINE_EXCEEDED
+      ? `${method} to Floodgate at ${address} ran out of its deadline`
+      : `${method} to Floodgate at ${address} failed with ${error.codeName}`;
+  // Only checks answer by onUnavailable; every other call fails.
+  const then = CHECK_METHODS.has(method) ? `${OUTCOMES[outcome]} the ${method === 'CheckLimits' ? 'checks' : 'check'} (onUnavailable: '${outcome}')` : 'failing the call';
+  return `${what} (${error.message}); ${then}`;
+}
+
 /** Hands every failure to the app's callback, or warns once per outage when there is none. */
 function reporter(callback: ((event: UnavailableEvent) => void) | undefined) {
   let inOutage = false;
@@ -380,9 +432,7 @@ function reporter(callback: ((event: UnavailableEvent) => void) | undefined) {
       if (callback) return callback(event);
       if (inOutage) return;
       inOutage = true;
-      process.emitWarning(`Floodgate at ${event.address} unavailable (${event.error.message}); answering ${event.outcome}`, {
-        code: 'FLOODGATE_UNAVAILABLE',
-      });
+      process.emitWarning(unavailableWarning(event), { code: 'FLOODGATE_UNAVAILABLE' });
     },
     answered(): void {
       inOutage = false;

@@ -5,9 +5,10 @@ import { Reason, type CheckLimitResponse, type LimitStatus } from './gen/floodga
 export type UnavailableMode = 'allow' | 'deny' | 'throw';
 
 /**
- * A CheckLimit answer plus what an HTTP response needs. `limit`, `remaining`, `windowMs` and
- * `resetAfterMs` come from the most restrictive key checked; they are undefined when no key was
- * counted (allowlisted IP, suspended user, unreachable sidecar).
+ * A CheckLimit answer plus what an HTTP response needs. `binding`, `limit`, `remaining`,
+ * `windowMs` and `resetAfterMs` come from the most restrictive key checked; they are undefined
+ * when no key was counted (allowlisted IP, unreachable sidecar) and for a suspended user, even
+ * when the server's `statuses` list keys (a suspension has no quota to describe).
  */
 export interface Decision extends CheckLimitResponse {
   /** Floodgate could not be reached within the deadline; `allowed` follows `onUnavailable`. */
@@ -40,7 +41,10 @@ export function bindingStatus(statuses: readonly LimitStatus[]): LimitStatus | u
 }
 
 export function toDecision(res: CheckLimitResponse, extra: { cached?: boolean } = {}): Decision {
-  const binding = bindingStatus(res.statuses);
+  // A suspension is not a quota: whether the server counted keys before it saw the suspension
+  // (statuses present) or not (none), the decision describes no limit, so headers give no
+  // RateLimit fields and no `t` that would tell a client to retry at once.
+  const binding = res.reason === Reason.REASON_SUSPENDED ? undefined : bindingStatus(res.statuses);
   // Every field named, not `...res`: V8's optimized object spread gave each decision a hidden
   // class of its own, allocated in the old generation (3.5 KB per call at 3,000 calls/s).
   return {

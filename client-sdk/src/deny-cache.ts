@@ -1,4 +1,5 @@
 import { agedDecision, type Decision } from './decision.js';
+import { FloodgateError } from './errors.js';
 import { Reason, type CheckLimitRequest } from './gen/floodgate/v1/ratelimit.js';
 
 export interface DenyCacheOptions {
@@ -28,7 +29,7 @@ export class DenyCache {
   ) {
     this.maxEntries = options.maxEntries ?? 10_000;
     if (!Number.isInteger(this.maxEntries) || this.maxEntries < 1) {
-      throw new RangeError(`denyCache.maxEntries: must be a positive integer, got ${options.maxEntries}`);
+      throw FloodgateError.invalid('denyCache.maxEntries', `must be a positive integer, got ${options.maxEntries}`);
     }
   }
 

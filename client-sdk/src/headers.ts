@@ -1,4 +1,5 @@
 import type { Decision } from './decision.js';
+import { Reason } from './gen/floodgate/v1/ratelimit.js';
 
 /**
  * HTTP headers for a decision, per the IETF httpapi RateLimit header fields draft:
@@ -6,12 +7,13 @@ import type { Decision } from './decision.js';
  * `RateLimit: "ai";r=5;t=30` (remaining and seconds until the quota resets), both from the most
  * restrictive key; plus `Retry-After` in seconds on an over-limit deny. A suspension gets no
  * Retry-After: the limiter's timing says nothing about when it is lifted.
- * Keys that were not counted (allowlisted, suspended, unreachable sidecar) yield no RateLimit
- * fields: there is no quota to describe.
+ * Decisions without a binding key (allowlisted, suspended, unreachable sidecar) yield no
+ * RateLimit fields: there is no quota to describe.
  */
 export function rateLimitHeaders(decision: Decision): Record<string, string> {
   const headers: Record<string, string> = {};
-  const b = decision.binding;
+  // toDecision already leaves a suspension without a binding key; a decision built by hand may not.
+  const b = decision.reason === Reason.REASON_SUSPENDED ? undefined : decision.binding;
   if (b) {
     const name = sfString(decision.policy);
     headers['RateLimit-Policy'] = `${name};q=${b.limit};w=${seconds(b.windowMs)}`;

@@ -5,6 +5,7 @@ import type { Decision } from './decision.js';
 import { FloodgateError, type ErrorBody } from './errors.js';
 import { Reason } from './gen/floodgate/v1/ratelimit.js';
 import { rateLimitHeaders } from './headers.js';
+import { checkKnownKeys, checkObject } from './validation.js';
 
 /** Options of the Express and Fastify `rateLimit` middleware; `Req` is the framework's request. */
 export interface RateLimitOptions<Req> {
@@ -40,6 +41,8 @@ export interface RequestAccess<Req> {
   header(req: Req, name: string): string | undefined;
 }
 
+const OPTIONS: readonly (keyof RateLimitOptions<object>)[] = ['client', 'policy', 'userId', 'ip', 'cost', 'recordActivity', 'requestId'];
+
 const decisions = new WeakMap<object, Decision>();
 
 /** The decision the middleware made for this request, for handlers that want the numbers. */
@@ -52,11 +55,20 @@ export function httpRateLimiter<Req extends object>(
   options: RateLimitOptions<Req>,
   access: RequestAccess<Req>,
 ): (req: Req) => Promise<HttpOutcome> {
+  checkObject(options, 'options');
+  checkKnownKeys(options, OPTIONS);
   const { policy, userId, cost, recordActivity } = options;
   if (typeof policy === 'string' ? policy === '' : typeof policy !== 'function') {
     throw FloodgateError.invalid('policy', 'must be a policy name or a function of the request');
   }
   if (typeof userId !== 'function') throw FloodgateError.invalid('userId', 'must be a function of the request');
+  for (const name of ['ip', 'cost', 'requestId'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'function') throw FloodgateError.invalid(name, 'must be a function of the request');
+  }
+  if (recordActivity !== undefined && typeof recordActivity !== 'string' && typeof recordActivity !== 'function') {
+    throw FloodgateError.invalid('recordActivity', 'must be an activity name or a function of the request');
+  }
+  checkObject(options.client, 'client');
   const client = 'checkLimit' in options.client ? options.client : createClient(options.client);
   const ipOf = options.ip ?? access.ip;
   const requestIdOf = options.requestId ?? ((req: Req) => validRequestId(access.header(req, 'x-request-id')) ?? randomUUID());

@@ -88,13 +88,16 @@ describe('CheckLimitStream', () => {
     s.send({ id: 3, check: { policy: 'image', userId: 'stream-errors', cost: 16 } });
     s.send({ id: 4, check: { policy: 'image' } });
     s.send({ id: 5, check: { policy: 'image', userId: 'stream-errors' } });
-    await eventually('5 answers', () => s.answers.length === 5);
+    // The SDK refuses a cost of 0 before sending it; this is the server's own rule.
+    s.send({ id: 6, check: { policy: 'image', userId: 'stream-errors', cost: 0 } });
+    await eventually('6 answers', () => s.answers.length === 6);
     expect(s.answer(1)!.error).toEqual({ code: 'NOT_FOUND', message: 'policy: no policy named "nope"' });
     expect(s.answer(2)!.error).toEqual({ code: 'INVALID_ARGUMENT', message: 'check: is required' });
     expect(s.answer(3)!.error!.code).toBe('INVALID_ARGUMENT');
     expect(s.answer(3)!.error!.message).toMatch(/^cost: /);
     expect(s.answer(4)!.error!.message).toMatch(/user_id|ip/);
     expect(s.answer(5)!.response!.allowed).toBe(true);
+    expect(s.answer(6)!.error).toEqual({ code: 'INVALID_ARGUMENT', message: 'cost: must be at least 1 (leave it unset for 1)' });
     s.call.end();
     expect((await s.ended).code).toBe(status.OK);
   });

@@ -68,7 +68,7 @@ describe('checkLimit over CheckLimitStream', () => {
       await expect(client.checkLimit({ policy: 'nope', userId: 'u' })).rejects.toMatchObject({ code: status.NOT_FOUND, message: 'policy: no policy named "nope"' });
       await expect(client.checkLimit({ policy: 'image', userId: 'u', cost: 16 })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, message: expect.stringMatching(/^cost: /) });
       await expect(client.checkLimit({ policy: 'image', userId: 'u' }, { requestId: 'not a valid id' })).rejects.toMatchObject({ message: expect.stringMatching(/^requestId: /) });
-      await expect(client.checkLimit({ policy: 'image', userId: 'u', cost: -1 })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, message: expect.stringMatching(/^request: /) });
+      await expect(client.checkLimit({ policy: 'image', userId: 'u', cost: -1 })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, message: expect.stringMatching(/^cost: must be a whole number/) });
       // One stream carried all of them.
       expect(stack.grpc.checkStreams.size).toBe(1);
     } finally {
@@ -189,7 +189,7 @@ describe('the check stream when things go wrong', () => {
     }
   }, 15_000);
 
-  it('sends the check after one that could not be encoded whole, and nothing of the one before', async () => {
+  it('sends the check after one refused as invalid, and nothing of the refused one', async () => {
     const received: CheckLimitStreamRequest[] = [];
     const server = await fakeServer({
       checkLimitStream: (call: StreamCall) =>

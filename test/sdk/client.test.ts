@@ -118,17 +118,75 @@ describe('createClient', () => {
     }
   });
 
-  it('rejects a request that cannot be encoded as INVALID_ARGUMENT, without an RPC', async () => {
-    const client = createClient({ address, deadlineMs: 5_000, onUnavailable: 'allow' });
+  it.each(['stream', 'unary'] as const)('rejects a check with a cost the server would refuse as INVALID_ARGUMENT naming cost, without an RPC (checks by %s)', async (checkTransport) => {
+    const client = createClient({ address, deadlineMs: 5_000, onUnavailable: 'allow', checkTransport, denyCache: true });
     try {
-      for (const cost of [-1, 2 ** 40, Number.NaN]) {
-        await expect(client.checkLimit({ policy: 'ai', userId: 'u', cost })).rejects.toMatchObject({
+      for (const cost of [-1, 0, 1.5, 2 ** 32, 2 ** 40, Number.NaN, Infinity, '3' as never]) {
+        const err = await client.checkLimit({ policy: 'ai', userId: 'u', cost }).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(FloodgateError);
+        expect(err).toMatchObject({
           code: status.INVALID_ARGUMENT,
           httpStatus: 400,
-          message: expect.stringMatching(/^request: cannot be encoded: /),
+          field: 'cost',
+          message: expect.stringMatching(/^cost: must be a whole number from 1 to 4294967295 \(leave it unset for 1\), got /),
         });
       }
       expect(seen).toEqual([]);
+    } finally {
+      client.close();
+    }
+  });
+
+  it.each(['stream', 'unary'] as const)('rejects a request that is not an object as INVALID_ARGUMENT, without an RPC (checks by %s)', async (checkTransport) => {
+    const client = createClient({ address, deadlineMs: 5_000, onUnavailable: 'allow', checkTransport, denyCache: true });
+    try {
+      for (const req of [null, 'alice', 5, []] as never[]) {
+        await expect(client.checkLimit(req)).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, message: 'request: must be an object' });
+        await expect(client.getLimitStatus(req)).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, message: 'request: must be an object' });
+      }
+      expect(seen).toEqual([]);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('names the batch item and the field of a bad check in checkLimits, without an RPC', async () => {
+    const client = createClient({ address, deadlineMs: 5_000 });
+    try {
+      await expect(client.checkLimits(null as never)).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, message: 'request: must be an object' });
+      await expect(client.checkLimits({ checks: 'x' as never })).rejects.toMatchObject({ message: 'checks: must be an array' });
+      await expect(client.checkLimits({ checks: [{ policy: 'ai', userId: 'u' }, null as never] })).rejects.toMatchObject({ message: 'checks[1]: must be an object' });
+      await expect(client.checkLimits({ checks: [{ policy: 'ai', userId: 'u' }, { policy: 'ai', userId: 'u', cost: -1 }] })).rejects.toMatchObject({
+        code: status.INVALID_ARGUMENT,
+        field: 'checks[1].cost',
+        message: expect.stringMatching(/^checks\[1\]\.cost: must be a whole number from 1 to 4294967295/),
+      });
+      expect(seen).toEqual([]);
+    } finally {
+      client.close();
+    }
+  });
+
+  it.each([
+    ['setSuspension', { userId: 'u', suspended: true, durationMs: -1 }, 'durationMs', 'must be a whole number from 0 to 9007199254740991'],
+    ['listUsers', { pageSize: 1.5 }, 'pageSize', 'must be a whole number from 0 to 4294967295'],
+  ])('rejects admin.%s with a bad number as INVALID_ARGUMENT naming %s, without an RPC', async (method, req, field, problem) => {
+    const client = createClient({ address, deadlineMs: 5_000, token: TOKEN });
+    try {
+      await expect(methodsOf(client.admin)[method]!(req)).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, message: expect.stringMatching(new RegExp(`^${field}: ${problem}, got `)) });
+      expect(seen).toEqual([]);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('rejects recordActivity with a fractional atMs naming it', async () => {
+    const client = createClient({ address, deadlineMs: 5_000 });
+    try {
+      await expect(client.recordActivity({ userId: 'u', activity: 'a', atMs: 1.5 })).rejects.toMatchObject({ message: expect.stringMatching(/^atMs: must be a whole number/) });
+      expect(seen).toEqual([]);
+      await client.recordActivity({ userId: 'u', activity: 'a', atMs: Date.now() });
+      expect(seen.map((c) => c.method)).toEqual(['recordActivity']);
     } finally {
       client.close();
     }

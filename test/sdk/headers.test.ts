@@ -47,6 +47,16 @@ describe('rateLimitHeaders', () => {
     expect(rateLimitHeaders(decision({ allowed: false, statuses: blocked }))['Retry-After']).toBe('60');
   });
 
+  it('describes no quota for a suspension, even when the server sent the keys it counted', () => {
+    // As the server answers a user-scoped policy: statuses of keys it looked at, none of them binding.
+    const counted = [status({ remaining: 0, allowed: true, resetAfterMs: 0 }), status({ scope: Scope.SCOPE_IP, limit: 30 })];
+    const d = decision({ allowed: false, statuses: counted, reason: Reason.REASON_SUSPENDED });
+    expect(d).toMatchObject({ binding: undefined, limit: undefined, remaining: undefined, windowMs: undefined, resetAfterMs: undefined, retryAfterMs: 0 });
+    expect(rateLimitHeaders(d)).toEqual({});
+    // A decision built by hand with a binding key gets none either.
+    expect(rateLimitHeaders({ ...d, binding: counted[0] })).toEqual({});
+  });
+
   it('escapes the policy name as a structured-field string', () => {
     const d = decision({ policy: 'a"b\\c\u00e9', statuses: [status({})] });
     expect(rateLimitHeaders(d)['RateLimit-Policy']).toBe('"a\\"b\\\\c?";q=20;w=60');

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { createClient, type ClientOptions, type FloodgateClient } from '@floodgate/client';
+import { createClient, FloodgateError, rateLimitHeaders, Reason, type ClientOptions, type FloodgateClient } from '@floodgate/client';
 import { decisionOf as expressDecision, rateLimit as expressRateLimit, type RateLimitOptions } from '@floodgate/client/express';
 import { decisionOf as fastifyDecision, rateLimit as fastifyRateLimit } from '@floodgate/client/fastify';
 import express from 'express';
@@ -131,14 +131,18 @@ describe.each(Object.keys(frameworks))('%s middleware', (name) => {
     }
   });
 
-  it('answers 403 with the standard body for a suspended user, and no Retry-After', async () => {
-    const suspended = `${name}-suspended`;
+  // 'burst' counts the user's key, so the server finds the suspension with the keys' statuses;
+  // 'byip' does not, so it looks the suspension up first and sends none. Both must answer alike.
+  it.each(['burst', 'byip'])('answers 403 with the standard body for a suspended user on policy %s, with no RateLimit fields and no Retry-After', async (limited) => {
+    const suspended = `${name}-suspended-${limited}`;
     await stack.client.admin.setSuspension({ userId: suspended, suspended: true, reason: 'abuse', durationMs: 60_000 });
-    const app = await serve({ client: stack.client, policy: 'burst' });
+    const app = await serve({ client: stack.client, policy: limited });
     try {
       const res = await get(app.url, { 'x-user-id': suspended, 'x-client-ip': ip });
       expect(res.status).toBe(403);
       expect(res.headers.get('retry-after')).toBeNull();
+      expect(res.headers.get('ratelimit')).toBeNull();
+      expect(res.headers.get('ratelimit-policy')).toBeNull();
       expect(res.body).toEqual({ error: { code: 'PERMISSION_DENIED', message: 'user is suspended', requestId: expect.any(String) } });
     } finally {
       await app.close();
@@ -176,13 +180,54 @@ describe.each(Object.keys(frameworks))('%s middleware', (name) => {
   });
 });
 
+describe('a suspended user', () => {
+  it('gets a decision with no limit, remaining or reset, whether or not the server sent statuses', async () => {
+    const user = 'decision-suspended';
+    await stack.client.admin.setSuspension({ userId: user, suspended: true, reason: 'abuse', durationMs: 60_000 });
+    const byUser = await stack.client.checkLimit({ policy: 'burst', userId: user, ip: '198.51.100.9' });
+    const byIp = await stack.client.checkLimit({ policy: 'byip', userId: user, ip: '198.51.100.9' });
+    // The two server paths differ in what they send; the decisions must not.
+    expect(byUser.statuses.length).toBeGreaterThan(0);
+    expect(byIp.statuses).toEqual([]);
+    for (const d of [byUser, byIp]) {
+      expect(d).toMatchObject({ allowed: false, reason: Reason.REASON_SUSPENDED, retryAfterMs: 0 });
+      expect([d.binding, d.limit, d.remaining, d.windowMs, d.resetAfterMs]).toEqual([undefined, undefined, undefined, undefined, undefined]);
+      expect(rateLimitHeaders(d)).toEqual({});
+    }
+  });
+});
+
 describe('middleware options', () => {
   it.each([
     [{ policy: '' }, 'policy'],
     [{ policy: 'ai', userId: 'alice' as never }, 'userId'],
-  ])('rejects %j at creation naming %s', (bad, field) => {
-    const opts = { client: stack.client, policy: 'ai', userId: () => 'u', ...bad };
-    expect(() => expressRateLimit(opts)).toThrow(new RegExp(`^${field}:`));
-    expect(() => fastifyRateLimit(opts)).toThrow(new RegExp(`^${field}:`));
+    [{ cost: 1 as never }, 'cost'],
+    [{ ip: '1.2.3.4' as never }, 'ip'],
+    [{ recordActivity: 5 as never }, 'recordActivity'],
+    [{ client: null as never }, 'client'],
+    [{ costs: () => 1 } as never, 'costs'],
+  ])('rejects %j at creation with a FloodgateError naming %s', (bad, field) => {
+    const opts = { client: stack.client, policy: 'ai', userId: () => 'u', ...(bad as object) };
+    for (const make of [expressRateLimit, fastifyRateLimit] as Array<(o: typeof opts) => unknown>) {
+      expect(() => make(opts)).toThrow(new RegExp(`^${field}:`));
+      expect(() => make(opts)).toThrow(FloodgateError);
+    }
+  });
+
+  it('answers 400 naming cost when the cost function gives one that cannot be sent', async () => {
+    const app = express();
+    app.get('/limited', expressRateLimit({ client: stack.client, policy: 'burst', userId: () => 'cost-user', ip: () => '198.51.100.3', cost: () => -1 }), (_req, res) => {
+      res.json({ ok: true });
+    });
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    try {
+      const res = await get(`http://127.0.0.1:${(server.address() as AddressInfo).port}/limited`, {});
+      expect(res.status).toBe(400);
+      expect(res.body).toMatchObject({ error: { code: 'INVALID_ARGUMENT', message: expect.stringMatching(/^cost: must be a whole number from 1 to 4294967295/) } });
+      expect(checksAtServer).not.toHaveBeenCalled();
+    } finally {
+      await new Promise((r) => server.close(() => r(undefined)));
+    }
   });
 });

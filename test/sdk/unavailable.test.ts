@@ -194,12 +194,92 @@ describe('client options', () => {
 
   it.each([
     [{ address: '' }, 'address'],
+    [{ address: 'localhost' }, 'address'],
+    [{ address: 'localhost:' }, 'address'],
+    [{ address: 'localhost:0' }, 'address'],
+    [{ address: 'localhost:70000' }, 'address'],
+    [{ address: 'localhost:http' }, 'address'],
+    [{ address: '::1' }, 'address'],
+    [{ address: '[::1]' }, 'address'],
+    [{ address: 50051 as never }, 'address'],
     [{ address: '127.0.0.1:1', deadlineMs: 0 }, 'deadlineMs'],
     [{ address: '127.0.0.1:1', deadlineMs: Number.NaN }, 'deadlineMs'],
     [{ address: '127.0.0.1:1', onUnavailable: 'maybe' as never }, 'onUnavailable'],
     [{ address: '127.0.0.1:1', denyCache: { maxEntries: 0 } }, 'denyCache.maxEntries'],
+    [{ address: '127.0.0.1:1', denyCache: { maxEntries: -5 } }, 'denyCache.maxEntries'],
+    [{ address: '127.0.0.1:1', denyCache: { maxEntires: 5 } as never }, 'denyCache.maxEntires'],
+    [{ address: '127.0.0.1:1', denyCache: 'yes' as never }, 'denyCache'],
     [{ address: '127.0.0.1:1', checkTransport: 'carrier-pigeon' as never }, 'checkTransport'],
-  ])('rejects %j naming %s', (opts, field) => {
-    expect(() => createClient(opts)).toThrow(new RegExp(`^${field.replace('.', '\\.')}:`));
+    [{ address: '127.0.0.1:1', token: 42 as never }, 'token'],
+    [{ address: '127.0.0.1:1', onUnavailableEvent: 'log' as never }, 'onUnavailableEvent'],
+    [{ address: '127.0.0.1:1', bogus: 1 } as never, 'bogus'],
+    [{ address: '127.0.0.1:1', deadline: 200 } as never, 'deadline'],
+    [null as never, 'options'],
+  ])('rejects %j with a FloodgateError naming %s', (opts, field) => {
+    const err = (() => {
+      try {
+        createClient(opts);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(FloodgateError);
+    expect(err).toMatchObject({ code: status.INVALID_ARGUMENT, field, message: expect.stringMatching(new RegExp(`^${field.replace('.', '\\.')}: `)) });
+  });
+
+  it.each(['127.0.0.1:50051', 'localhost:1', 'floodgate.default.svc.cluster.local:65535', '[::1]:50051'])('accepts the address %s', (address) => {
+    createClient({ address, denyCache: { maxEntries: 5 }, onUnavailableEvent: undefined }).close();
+  });
+});
+
+/** A real gRPC server whose CheckLimit answers UNAVAILABLE, as Floodgate does when its store cannot decide (no stream: the client falls back to calls). */
+async function refusingGrpcServer(details: string): Promise<{ address: string; close(): void }> {
+  const refuse = (_call: unknown, cb: (err: object) => void) => cb({ code: status.UNAVAILABLE, details });
+  return fakeGrpcServer([[RateLimitServiceService, { checkLimit: refuse, checkLimits: refuse }]]);
+}
+
+describe.each(TRANSPORTS)('the process warning, checks by %s', (checkTransport) => {
+  async function warningOf(address: string, mode: 'allow' | 'deny' | 'throw', deadlineMs = DEADLINE_MS): Promise<string> {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => {
+      if ((w as { code?: string }).code === 'FLOODGATE_UNAVAILABLE') warnings.push(w);
+    };
+    process.on('warning', onWarning);
+    const client = createClient({ address, deadlineMs, onUnavailable: mode, checkTransport });
+    try {
+      await client.checkLimit({ policy: 'ai', userId: 'w' }).catch(() => {});
+      await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+      expect(warnings).toHaveLength(1);
+      return warnings[0]!.message;
+    } finally {
+      process.off('warning', onWarning);
+      client.close();
+    }
+  }
+
+  it('says a deadline ran out, not that Floodgate is unavailable, and what the check answered', async () => {
+    const server = await hangingGrpcServer();
+    try {
+      const message = await warningOf(server.address, 'throw');
+      expect(message).toBe(`CheckLimit to Floodgate at ${server.address} ran out of its deadline (no answer from Floodgate at ${server.address} within ${DEADLINE_MS} ms); failing the check (onUnavailable: 'throw')`);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('says Floodgate answered UNAVAILABLE with its reason when it did', async () => {
+    const server = await refusingGrpcServer('the store is unreachable');
+    try {
+      const message = await warningOf(server.address, 'allow', 5_000);
+      expect(message).toBe(`CheckLimit to Floodgate at ${server.address} failed with UNAVAILABLE (the store is unreachable); allowing the check (onUnavailable: 'allow')`);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('says the connection failed when nothing listens', async () => {
+    const address = `127.0.0.1:${await freePort()}`;
+    const message = await warningOf(address, 'deny', 2_000);
+    expect(message).toMatch(new RegExp(`^CheckLimit to Floodgate at ${address} failed with UNAVAILABLE \\(.+\\); denying the check \\(onUnavailable: 'deny'\\)$`));
   });
 });
