@@ -90,13 +90,28 @@ export function httpRateLimiter<Req extends object>(
       const refused = refusal(decision);
       return refused ? { decision, headers, refusal: refuse(refused) } : { decision, headers };
     } catch (err) {
-      if (err instanceof FloodgateError) return { decision: undefined, headers: {}, refusal: refuse(err) };
+      if (err instanceof FloodgateError) return { decision: undefined, headers: {}, refusal: refuse(appsFault(err) ? misconfigured(err) : err) };
       throw err;
     }
     function refuse(e: FloodgateError) {
       return { status: e.httpStatus, body: e.toBody(requestIdOf(req)) };
     }
   };
+}
+
+/**
+ * Whether an error is the app's configuration (an unknown policy, a refused token), not the end
+ * user's request: the user gets a 500 and the app a warning, not a 404 naming the policy.
+ */
+function appsFault(e: FloodgateError): boolean {
+  return MISCONFIGURED_CODES.has(e.code) || (e.code === status.INVALID_ARGUMENT && e.message.startsWith('policy:'));
+}
+
+const MISCONFIGURED_CODES: ReadonlySet<status> = new Set([status.NOT_FOUND, status.UNAUTHENTICATED, status.PERMISSION_DENIED]);
+
+function misconfigured(e: FloodgateError): FloodgateError {
+  process.emitWarning(`Floodgate refused the rate-limit middleware's check: ${e.codeName}: ${e.message}`, { code: 'FLOODGATE_MISCONFIGURED' });
+  return new FloodgateError(status.INTERNAL, 'rate limiting is misconfigured');
 }
 
 /** The error a denied decision answers with: 429 over limit, 403 suspended, 503 no limiter. */

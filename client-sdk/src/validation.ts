@@ -1,3 +1,4 @@
+import { parseHostPort } from './address.js';
 import { FloodgateError } from './errors.js';
 
 /**
@@ -5,9 +6,10 @@ import { FloodgateError } from './errors.js';
  * from 1 to 65535. grpc-js takes a target without a port as port 443, which is never a sidecar.
  */
 export function checkAddress(address: unknown): void {
-  const m = typeof address === 'string' ? /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):(\d{1,5})$/.exec(address) : null;
-  const port = m ? Number(m[2]) : 0;
-  if (port < 1 || port > 65_535) {
+  try {
+    if (typeof address !== 'string') throw new Error('expected a string');
+    parseHostPort(address);
+  } catch {
     throw FloodgateError.invalid('address', `must be host:port with a port from 1 to 65535, got ${JSON.stringify(address)}`);
   }
 }

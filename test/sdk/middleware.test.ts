@@ -161,6 +161,21 @@ describe.each(Object.keys(frameworks))('%s middleware', (name) => {
     }
   });
 
+  it("answers 500, not Floodgate's 404, for a policy the app names wrongly, and warns the app", async () => {
+    const app = await serve({ client: stack.client, policy: 'no-such-policy' });
+    const warned = new Promise<Error>((resolve) => process.once('warning', resolve));
+    try {
+      const res = await get(app.url, { 'x-user-id': user, 'x-client-ip': ip });
+      expect(res.status).toBe(500);
+      expect(res.body).toEqual({ error: { code: 'INTERNAL', message: 'rate limiting is misconfigured', requestId: expect.any(String) } });
+      const warning = (await warned) as Error & { code?: string };
+      expect(warning.code).toBe('FLOODGATE_MISCONFIGURED');
+      expect(warning.message).toMatch(/NOT_FOUND: policy: no policy named "no-such-policy"/);
+    } finally {
+      await app.close();
+    }
+  });
+
   it.each([
     ['allow', 200],
     ['deny', 503],
