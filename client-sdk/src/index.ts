@@ -22,4 +22,5 @@ export { FloodgateError, type ErrorBody, type ErrorCodeName } from './errors.js'
 // The gRPC status codes FloodgateError carries.
 export { status } from '@grpc/grpc-js';
 export { rateLimitHeaders } from './headers.js';
+export { scopeName } from './scope.js';
 export { decisionOf, type RateLimitOptions } from './http-limit.js';

@@ -78,8 +78,8 @@ describe('the example app against a real Floodgate', () => {
     type Usage = { policy: string; statuses: Array<{ scope: string; remaining: number }> };
     const byName = Object.fromEntries((status.body.policies as Usage[]).map((p) => [p.policy, p.statuses]));
     expect(byName.ai!.map((s) => [s.scope, s.remaining])).toEqual([
-      ['SCOPE_USER', 19],
-      ['SCOPE_IP', 19],
+      ['user', 19],
+      ['ip', 19],
     ]);
     expect(byName.general!.map((s) => s.remaining)).toEqual([97, 97]);
   });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { FloodgateError, scopeToJSON, status, type FloodgateClient } from '@floodgate/client';
+import { FloodgateError, scopeName, status, type FloodgateClient } from '@floodgate/client';
 import { rateLimit } from '@floodgate/client/express';
 import express, { type ErrorRequestHandler, type Request } from 'express';
 import type { Logger } from 'pino';
@@ -38,7 +38,7 @@ export function createApp(client: FloodgateClient, log: Logger): express.Express
         policy: p.policy?.name,
         limit: p.policy?.limit,
         windowMs: p.policy?.windowMs,
-        statuses: p.statuses.map((s) => ({ ...s, scope: scopeToJSON(s.scope) })),
+        statuses: p.statuses.map((s) => ({ ...s, scope: scopeName(s.scope) })),
       })),
     });
   });

@@ -1,4 +1,4 @@
-import { FloodgateError, scopeToJSON, type CallOptions, type FloodgateClient, type PolicyStatus } from '@floodgate/client';
+import { FloodgateError, scopeName, type CallOptions, type FloodgateClient, type PolicyStatus } from '@floodgate/client';
 import { validId, validIp } from '../validation.js';
 import { MAX_SUSPENSION_DAYS, MAX_SUSPENSION_MS } from '../admin/suspension-rules.js';
 import * as s from './schemas.js';
@@ -162,9 +162,8 @@ export function durationMs(raw: string | undefined): number {
 
 /** Scopes as names ("user", "ip") rather than enum numbers. */
 function policyStatusJson(p: PolicyStatus) {
-  const scope = (v: Parameters<typeof scopeToJSON>[0]) => scopeToJSON(v).replace(/^SCOPE_/, '').toLowerCase();
   return {
-    policy: p.policy && { ...p.policy, scopes: p.policy.scopes.map(scope) },
-    statuses: p.statuses.map((st) => ({ ...st, scope: scope(st.scope) })),
+    policy: p.policy && { ...p.policy, scopes: p.policy.scopes.map(scopeName) },
+    statuses: p.statuses.map((st) => ({ ...st, scope: scopeName(st.scope) })),
   };
 }
