@@ -55,7 +55,9 @@ export class FloodgateError extends Error {
     if (err instanceof FloodgateError) return err;
     const e = err as Partial<ServiceError> | undefined;
     if (e && typeof e.code === 'number' && e.code in status) {
-      return new FloodgateError(e.code, e.details || e.message || status[e.code]);
+      const details = e.details || e.message || status[e.code];
+      // grpc-js's words for a channel that never connected ("…Last error: null. Resolution note: ").
+      return new FloodgateError(e.code, /^No connection established/.test(details) ? 'Floodgate is not reachable: no connection could be established' : details);
     }
     return new FloodgateError(status.INTERNAL, err instanceof Error ? err.message : String(err));
   }
