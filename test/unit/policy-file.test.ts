@@ -133,6 +133,7 @@ describe('the policy file', () => {
     ['a bad name', 'policies:\n  - name: "AI Policy"\n    limit: 5\n    window: 1m\n', 'p.yaml:2: policy "AI Policy": name: "AI Policy" must be'],
     ['a missing name', 'policies:\n  - limit: 5\n    window: 1m\n', 'p.yaml:2: policies[0]: name: is required'],
     ['a repeated name', `${one('')}  - name: ai\n    limit: 5\n    window: 1m\n`, 'p.yaml:5: policy "ai": name: already defined at p.yaml:2'],
+    ['a repeated name whose first definition has a problem too', `${one('    limt: 5\n')}  - name: ai\n    limit: 5\n    window: 1m\n`, 'p.yaml:6: policy "ai": name: already defined at p.yaml:2'],
     ['an unknown top-level key', `${one('')}extra: 1\n`, 'p.yaml:5: unknown key "extra"'],
     ['no policies', 'policies: []\n', 'p.yaml:1: policies: must be a non-empty list'],
     ['an empty file', '', 'p.yaml: expected a mapping with a "policies" list'],

@@ -55,12 +55,13 @@ export function parsePolicies(text: string, file: string): Policy[] {
       problems.push(`${at(item as Node)}: policies[${index}]: must be a mapping`);
       return;
     }
+    // By the name as written, so that a name used twice is reported even where a definition has other problems.
+    const name = nameOf(item);
+    const first = name === undefined ? undefined : seen.get(name);
+    if (first) problems.push(`${at(item)}: policy "${name}": name: already defined at ${first}`);
+    else if (name !== undefined) seen.set(name, at(item));
     const policy = readPolicy(item, index, at, problems);
-    if (!policy) return;
-    const first = seen.get(policy.name);
-    if (first) problems.push(`${at(item)}: policy "${policy.name}": name: already defined at ${first}`);
-    else seen.set(policy.name, at(item));
-    policies.push(policy);
+    if (policy) policies.push(policy);
   });
   if (problems.length) throw new PolicyFileError(file, problems);
   return policies;
@@ -68,11 +69,17 @@ export function parsePolicies(text: string, file: string): Policy[] {
 
 type At = (node: Node | null | undefined) => string;
 
+/** The policy's name as written, if it is a string at all. */
+function nameOf(map: YAMLMap): string | undefined {
+  const node = map.get('name', true);
+  return isScalar(node) && typeof node.value === 'string' ? node.value : undefined;
+}
+
 /** One policy mapping; undefined (with problems recorded) when it is invalid. */
 function readPolicy(map: YAMLMap, index: number, at: At, problems: string[]): Policy | undefined {
   const before = problems.length;
-  const nameNode = map.get('name', true);
-  const label = isScalar(nameNode) && typeof nameNode.value === 'string' ? `policy "${nameNode.value}"` : `policies[${index}]`;
+  const written = nameOf(map);
+  const label = written === undefined ? `policies[${index}]` : `policy "${written}"`;
   const fail = (node: Node | null | undefined, field: string, problem: string) => problems.push(`${at(node ?? map)}: ${label}: ${field}: ${problem}`);
 
   const values = new Map<string, { node: Node; value: unknown }>();
