@@ -119,6 +119,8 @@ describe.each<StoreName>(['memory', 'redis', 'cluster'])('rate limiter on the %s
     const r = await check({ userId: 'frank', ip: '203.0.113.50' });
     expect(r.allowed).toBe(false);
     expect(r.reason).toBe(Reason.REASON_SUSPENDED);
+    // Nothing was counted, as on the path that finds the suspension before asking any key.
+    expect(r.statuses).toEqual([]);
     // The IP key was refunded.
     const ipStatus = (await s.limiter.status('', '203.0.113.50')).policies.find((p) => p.policy!.name === 'small')!;
     expect(ipStatus.statuses[0]!.remaining).toBe(5);

@@ -501,15 +501,16 @@ function failedCheck(i: number, err: unknown): CheckLimitResult {
   return { response: undefined, error: { code: e.codeName, message: `checks[${i}].${e.message}` } };
 }
 
+/** What conclude() gives back when nothing is to be refunded, the usual case: no array per check. */
+const NO_REFUNDS: readonly LimitCall[] = Object.freeze([]);
+
 /**
  * The answer from the keys' outcomes (the first `consumed` of them consumed): allowed only if
  * every key allows; keys that allowed while another denied spend nothing, so those that consumed
  * are to be refunded, and all are reported as unspent (a dry run reports what the real check would).
- * `record`: the request's activity is to be recorded.
+ * A suspended user's answer has no statuses, as on the path that finds the suspension before
+ * any key is asked: nothing was counted. `record`: the request's activity is to be recorded.
  */
-/** What conclude() gives back when nothing is to be refunded, the usual case: no array per check. */
-const NO_REFUNDS: readonly LimitCall[] = Object.freeze([]);
-
 function conclude(plan: Plan, outcomes: Outcomes): { res: CheckLimitResponse; refunds: readonly LimitCall[]; record: boolean } {
   const { policy, targets, cost } = plan;
   let blocked = false;
@@ -533,7 +534,7 @@ function conclude(plan: Plan, outcomes: Outcomes): { res: CheckLimitResponse; re
   }
   const admitted = allowed || (policy.shadow && !blocked);
   return {
-    res: response(policy, admitted, allowed, reasonOf(outcomes, blocked, allowed, degraded), statuses, degraded),
+    res: response(policy, admitted, allowed, reasonOf(outcomes, blocked, allowed, degraded), blocked ? [] : statuses, degraded),
     refunds: refunds ?? NO_REFUNDS,
     record: plan.activity !== undefined && admitted && plan.mode === 'consume',
   };

@@ -157,6 +157,7 @@ export interface LimitStatus {
 export interface CheckLimitResponse {
   allowed: boolean;
   reason: Reason;
+  /** One per key checked; none when nothing was counted (SUSPENDED, ALLOWLISTED). */
   statuses: LimitStatus[];
   policy: string;
   /** The answer came from the local fallback store or the policy's failure mode, not the shared store. */
