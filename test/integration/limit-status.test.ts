@@ -72,6 +72,19 @@ describe.each<StoreName>(['memory', 'redis'])('GetLimitStatus with all four algo
     expect((await check('fixed-window', 'used', '192.0.2.20', 1)).statuses.map((st) => st.remaining)).toEqual([6, 0]);
   });
 
+  it('reports a key used up exactly as not allowing the next request, with the time until it would', async () => {
+    for (const p of POLICIES) await check(p.name, 'spent', '192.0.2.40', 4);
+    for (const row of (await s.limiter.status('spent', '192.0.2.40')).policies) {
+      const [user, ip] = row.statuses;
+      expect([user!.remaining, user!.allowed, user!.retryAfterMs], row.policy!.name).toEqual([6, true, 0]);
+      expect([ip!.remaining, ip!.allowed], row.policy!.name).toEqual([0, false]);
+      expect(ip!.retryAfterMs, row.policy!.name).toBeGreaterThan(0);
+      // The next check agrees with the status.
+      const next = await s.limiter.check({ policy: row.policy!.name, userId: 'spent', ip: '192.0.2.40', cost: 1, dryRun: true, recordActivity: '', sessionId: '' });
+      expect([next.allowed, next.statuses[1]!.retryAfterMs], row.policy!.name).toEqual([false, ip!.retryAfterMs]);
+    }
+  });
+
   it('reports an emptied bucket as remaining 0, with the time until it is full again', async () => {
     await check('token-bucket', 'drained', '192.0.2.30', 4);
     const row = (await s.limiter.status('drained', '192.0.2.30')).policies.find((p) => p.policy!.name === 'token-bucket')!;

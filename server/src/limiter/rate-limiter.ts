@@ -346,12 +346,17 @@ export class RateLimiter {
     return results;
   }
 
-  /** Usage of every policy for the subject, consuming nothing. */
+  /**
+   * Usage of every policy for the subject, consuming nothing. Each key is peeked as a request of
+   * one unit would be, so that `allowed` and `retry_after_ms` say whether and when the next request
+   * gets through (a peek of nothing is always allowed); `remaining` is then put back to what it is
+   * now, as a dry run's unspent units are.
+   */
   async status(userId: string, ip: string): Promise<GetLimitStatusResponse> {
     const subject = validSubject(userId, ip);
     const rows = this.deps.policies.list().map((policy) => {
       const targets = this.targetsOf(policy, subject);
-      return { policy, targets, calls: this.calls(policy, targets, 0, 'peek') };
+      return { policy, targets, calls: this.calls(policy, targets, NEXT_REQUEST_COST, 'peek') };
     });
     const outcomes = await limitOf(
       this.deps.store,
@@ -363,7 +368,10 @@ export class RateLimiter {
       degraded: outcomes.some((o) => o.degraded),
       policies: rows.map(({ policy, targets }) => ({
         policy: policyInfo(policy),
-        statuses: targets.map((t) => toStatus(policy, t, outcomes[next++]!)),
+        statuses: targets.map((t) => {
+          const o = outcomes[next++]!;
+          return toStatus(policy, t, o.allowed ? restore(o, NEXT_REQUEST_COST) : o);
+        }),
       })),
     };
   }
@@ -500,6 +508,9 @@ function failedCheck(i: number, err: unknown): CheckLimitResult {
   if (e.code === grpcStatus.UNAVAILABLE) throw e;
   return { response: undefined, error: { code: e.codeName, message: `checks[${i}].${e.message}` } };
 }
+
+/** The request a status answers for: the next one, of one unit. */
+const NEXT_REQUEST_COST = 1;
 
 /** What conclude() gives back when nothing is to be refunded, the usual case: no array per check. */
 const NO_REFUNDS: readonly LimitCall[] = Object.freeze([]);
