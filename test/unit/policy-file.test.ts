@@ -171,4 +171,11 @@ describe('the policy file', () => {
       expect.stringContaining('p.yaml:7: policy "b": window:'),
     ]);
   });
+
+  it('lists the problems in the order of their lines, whatever the order the fields are checked in', () => {
+    // The window is on an earlier line than the limit here, and the repeated name comes last.
+    const p = problems('policies:\n  - name: a\n    window: soon\n    limit: -1\n  - window: 1m\n    limit: 1\n    name: a\n');
+    expect(p.map((line) => line.split(':')[1])).toEqual(['3', '4', '5']);
+    expect(p[2]).toContain('name: already defined');
+  });
 });

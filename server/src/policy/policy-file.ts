@@ -63,8 +63,14 @@ export function parsePolicies(text: string, file: string): Policy[] {
     const policy = readPolicy(item, index, at, problems);
     if (policy) policies.push(policy);
   });
-  if (problems.length) throw new PolicyFileError(file, problems);
+  if (problems.length) throw new PolicyFileError(file, inLineOrder(problems, file));
   return policies;
+}
+
+/** Problems in the order of their lines (they are found field by field); those without a line first. */
+function inLineOrder(problems: string[], file: string): string[] {
+  const line = (p: string) => Number.parseInt(p.slice(file.length + 1), 10) || 0;
+  return problems.map((p) => [line(p), p] as const).sort((a, b) => a[0] - b[0]).map(([, p]) => p);
 }
 
 type At = (node: Node | null | undefined) => string;
