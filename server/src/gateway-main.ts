@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { allowlistFrom, loadStandaloneGatewayConfig } from './config/env.js';
 import { startGateway } from './gateway/app.js';
-import { createLogger, routeGrpcLogs } from './log.js';
+import { createLogger, routeOtherOutput } from './log.js';
 import { GatewayMetrics } from './metrics/metrics.js';
 
 /** The admin gateway alone, talking to a Floodgate server at FLOODGATE_GRPC_ADDRESS. */
@@ -16,7 +16,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const log = createLogger(config.logLevel);
-  routeGrpcLogs(log);
+  routeOtherOutput(log);
   // Signals are handled from before the ready line ("HTTP listening") on.
   let gateway: Awaited<ReturnType<typeof startGateway>> | undefined;
   let stopping = false;

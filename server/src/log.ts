@@ -25,13 +25,17 @@ export function createLogger(level: string): Logger {
 }
 
 /**
- * grpc-js's own messages (by default `E …` lines on stderr, e.g. beside a failed bind) as
- * structured lines of `log`, so that every line the process writes is one JSON object.
+ * What libraries write past the logger, as structured lines of `log`, so that every line the
+ * process writes is one JSON object: grpc-js's own messages (by default `E …` lines on stderr,
+ * e.g. beside a failed bind), the Redis client's `console.warn` (a password Redis does not ask
+ * for) and Node's process warnings.
  */
-export function routeGrpcLogs(log: Logger): void {
-  setLogger({
-    error: (message?: unknown, ...rest: unknown[]) => log.error({ source: 'grpc-js' }, format(message, ...rest)),
-    info: (message?: unknown, ...rest: unknown[]) => log.info({ source: 'grpc-js' }, format(message, ...rest)),
-    debug: (message?: unknown, ...rest: unknown[]) => log.debug({ source: 'grpc-js' }, format(message, ...rest)),
-  });
+export function routeOtherOutput(log: Logger): void {
+  const line = (level: 'error' | 'warn' | 'info' | 'debug', source: string) => (message?: unknown, ...rest: unknown[]) => log[level]({ source }, format(message, ...rest));
+  setLogger({ error: line('error', 'grpc-js'), info: line('info', 'grpc-js'), debug: line('debug', 'grpc-js') });
+  console.warn = line('warn', 'console');
+  console.error = line('error', 'console');
+  // Node's own listener prints them as plain text.
+  process.removeAllListeners('warning');
+  process.on('warning', (w: Error & { code?: string }) => log.warn({ source: 'process', name: w.name, code: w.code }, w.message));
 }

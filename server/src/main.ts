@@ -6,7 +6,7 @@ import { systemClock } from './clock.js';
 import { Readiness } from './grpc/readiness.js';
 import { startGrpcServer } from './grpc/server.js';
 import { RateLimiter } from './limiter/rate-limiter.js';
-import { createLogger, routeGrpcLogs, type Logger } from './log.js';
+import { createLogger, routeOtherOutput, type Logger } from './log.js';
 import type { IpAllowlist } from './net/ip.js';
 import { startGateway } from './gateway/app.js';
 import { DenyCache } from './limiter/deny-cache.js';
@@ -40,7 +40,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const log = createLogger(config.logLevel);
-  routeGrpcLogs(log);
+  routeOtherOutput(log);
   const metrics = new Metrics();
   const policies = openPolicies(config, log);
   if (policies instanceof FilePolicySource) metrics.observePolicyReloads(policies);

@@ -86,6 +86,22 @@ describe('the server process', () => {
     expect(fatal[0]).not.toHaveProperty('err');
   });
 
+  it("writes only JSON lines, the Redis client's own warning included (a password Redis does not ask for)", async () => {
+    const redis = await RedisServer.start();
+    const server = await ServerProcess.start({ REDIS_URL: `redis://:unasked@127.0.0.1:${redis.port}` });
+    try {
+      expect(await healthStatus(server.address)).toBe('SERVING');
+      const lines = server.logs.flatMap((chunk) => chunk.split('\n')).filter((l) => l !== '');
+      for (const l of lines) expect(() => JSON.parse(l), l).not.toThrow();
+      expect(lines.map((l) => JSON.parse(l)).filter((l) => l.source === 'console')).toEqual([
+        expect.objectContaining({ level: 'warn', msg: expect.stringContaining('does not require a password') }),
+      ]);
+    } finally {
+      expect(await server.stop()).toBe(0);
+      await redis.stop();
+    }
+  });
+
   describe('against a real Redis', () => {
     let redis: RedisServer;
     beforeAll(async () => {
