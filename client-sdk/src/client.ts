@@ -372,8 +372,14 @@ export function createClient(options: ClientOptions): FloodgateClient {
     checkRequest(req, NONE);
     const checks = req.checks ?? [];
     if (!Array.isArray(checks)) throw FloodgateError.invalid('checks', 'must be an array');
-    checks.forEach((c, i) => checkRequest(c, CHECK, `checks[${i}].`));
-    const results: Array<CheckResult | undefined> = checks.map((c) => {
+    // An item refused here is that item's error, as one the server refuses is; the others are still sent.
+    const results: Array<CheckResult | undefined> = checks.map((c, i) => {
+      try {
+        checkRequest(c, CHECK, `checks[${i}].`);
+      } catch (err) {
+        const e = FloodgateError.from(err);
+        return { response: undefined, error: { code: e.codeName, message: e.message } };
+      }
       const hit = cache?.get(c);
       return hit && { response: hit, error: undefined };
     });

@@ -150,17 +150,17 @@ describe('createClient', () => {
     }
   });
 
-  it('names the batch item and the field of a bad check in checkLimits, without an RPC', async () => {
+  it('names the batch item and the field of a bad check in checkLimits as that item\'s error, without an RPC', async () => {
     const client = createClient({ address, deadlineMs: 5_000 });
     try {
       await expect(client.checkLimits(null as never)).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, message: 'request: must be an object' });
       await expect(client.checkLimits({ checks: 'x' as never })).rejects.toMatchObject({ message: 'checks: must be an array' });
-      await expect(client.checkLimits({ checks: [{ policy: 'ai', userId: 'u' }, null as never] })).rejects.toMatchObject({ message: 'checks[1]: must be an object' });
-      await expect(client.checkLimits({ checks: [{ policy: 'ai', userId: 'u' }, { policy: 'ai', userId: 'u', cost: -1 }] })).rejects.toMatchObject({
-        code: status.INVALID_ARGUMENT,
-        field: 'checks[1].cost',
-        message: expect.stringMatching(/^checks\[1\]\.cost: must be a whole number from 1 to 4294967295/),
-      });
+      // Every item refused: nothing left to send.
+      const { results } = await client.checkLimits({ checks: [{ policy: 'ai', userId: 'u', cost: -1 }, null as never] });
+      expect(results).toEqual([
+        { response: undefined, error: { code: 'INVALID_ARGUMENT', message: expect.stringMatching(/^checks\[0\]\.cost: must be a whole number from 1 to 4294967295/) } },
+        { response: undefined, error: { code: 'INVALID_ARGUMENT', message: 'checks[1]: must be an object' } },
+      ]);
       expect(seen).toEqual([]);
     } finally {
       client.close();
