@@ -168,22 +168,23 @@ describe('createClient', () => {
   });
 
   it.each([
-    ['setSuspension', { userId: 'u', suspended: true, durationMs: -1 }, 'durationMs', 'must be a whole number from 0 to 9007199254740991'],
-    ['listUsers', { pageSize: 1.5 }, 'pageSize', 'must be a whole number from 0 to 4294967295'],
+    // By the proto's names, as the server names them.
+    ['setSuspension', { userId: 'u', suspended: true, durationMs: -1 }, 'duration_ms', 'must be a whole number from 0 to 9007199254740991'],
+    ['listUsers', { pageSize: 1.5 }, 'page_size', 'must be a whole number from 0 to 4294967295'],
   ])('rejects admin.%s with a bad number as INVALID_ARGUMENT naming %s, without an RPC', async (method, req, field, problem) => {
     const client = createClient({ address, deadlineMs: 5_000, token: TOKEN });
     try {
-      await expect(methodsOf(client.admin)[method]!(req)).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, message: expect.stringMatching(new RegExp(`^${field}: ${problem}, got `)) });
+      await expect(methodsOf(client.admin)[method]!(req)).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, field, message: expect.stringMatching(new RegExp(`^${field}: ${problem}, got `)) });
       expect(seen).toEqual([]);
     } finally {
       client.close();
     }
   });
 
-  it('rejects recordActivity with a fractional atMs naming it', async () => {
+  it('rejects recordActivity with a fractional atMs naming it at_ms', async () => {
     const client = createClient({ address, deadlineMs: 5_000 });
     try {
-      await expect(client.recordActivity({ userId: 'u', activity: 'a', atMs: 1.5 })).rejects.toMatchObject({ message: expect.stringMatching(/^atMs: must be a whole number/) });
+      await expect(client.recordActivity({ userId: 'u', activity: 'a', atMs: 1.5 })).rejects.toMatchObject({ field: 'at_ms', message: expect.stringMatching(/^at_ms: must be a whole number/) });
       expect(seen).toEqual([]);
       await client.recordActivity({ userId: 'u', activity: 'a', atMs: Date.now() });
       expect(seen.map((c) => c.method)).toEqual(['recordActivity']);
