@@ -1,5 +1,7 @@
+import { createClient, RateLimitServiceService, TrackingServiceService } from '@floodgate/client';
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { fakeGrpcServer } from '../support/fake-grpc.js';
 import { ROOT } from '../support/server-process.js';
 import { grpcStack } from '../support/stack.js';
 
@@ -59,4 +61,23 @@ describe('close()', () => {
     const each = { before: ['decided', 'decided', 'decided', 'answered'], after: [closed, closed, closed] };
     expect(JSON.parse(out)).toEqual({ 'stream cold': each, 'stream warm': each, 'unary cold': each, 'unary warm': each });
   }, 20_000);
+
+  it.each(['stream', 'unary'] as const)('resolves by the deadline of the calls in flight when the server never answers (checks by %s)', async (checkTransport) => {
+    const silent = { checkLimit: () => {}, checkLimitStream: () => {}, getUserStats: () => {} };
+    const server = await fakeGrpcServer([
+      [RateLimitServiceService, silent],
+      [TrackingServiceService, silent],
+    ]);
+    try {
+      const client = createClient({ address: server.address, checkTransport, deadlineMs: 300 });
+      const check = client.checkLimit({ policy: 'ai', userId: 'u' }).catch((e: { codeName: string }) => e.codeName);
+      const stats = client.getUserStats({ userId: 'u' }).catch((e: { codeName: string }) => e.codeName);
+      const started = performance.now();
+      await client.close();
+      expect(performance.now() - started).toBeLessThan(1_500);
+      expect([await check, await stats]).toEqual(['DEADLINE_EXCEEDED', 'DEADLINE_EXCEEDED']);
+    } finally {
+      server.close();
+    }
+  });
 });
