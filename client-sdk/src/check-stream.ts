@@ -67,6 +67,10 @@ interface OpenStream {
  */
 export class CheckStream {
   private open: OpenStream | undefined;
+  /** Every stream not yet ended: the open one and those half-closed that may still hold checks. */
+  private readonly streams = new Set<OpenStream>();
+  /** Set by close(): told once no stream holds a check. */
+  private drained: (() => void) | undefined;
   private nextId = 0;
   supported = true;
 
@@ -78,7 +82,7 @@ export class CheckStream {
 
   /** Sends a check, whose answer `pending` is told; a check that cannot be encoded fails before this returns. */
   check(req: CheckInput, requestId: string | undefined, deadlineMs: number, pending: PendingCheck): void {
-    if (this.open && performance.now() - this.open.openedAt > this.maxAgeMs) this.close();
+    if (this.open && performance.now() - this.open.openedAt > this.maxAgeMs) this.retire();
     const stream = (this.open ??= this.start());
     const id = this.freeId(stream);
     try {
@@ -115,6 +119,7 @@ export class CheckStream {
     p.failed(new FloodgateError(status.DEADLINE_EXCEEDED, `no answer from Floodgate at ${this.address} within ${deadlineMs} ms`));
     if (stream.answeredAt < deadlineAt - deadlineMs) this.end(stream, FloodgateError.unavailable(`the check stream to ${this.address} answered nothing for ${deadlineMs} ms: replaced`));
     else this.idleSoon(stream);
+    this.checkDrained();
   }
 
   /** After the last check in flight is answered: close the stream if nothing comes for IDLE_STREAM_MS. */
@@ -140,12 +145,32 @@ export class CheckStream {
     if (bytes) stream.call.write(bytes);
   }
 
-  /** Half-closes the stream: the checks made so far are still sent and answered. */
-  close(): void {
+  /** Half-closes the open stream: the checks made so far are still sent and answered. */
+  private retire(): void {
     if (!this.open) return;
     this.flush(this.open);
     this.open.call.end();
     this.open = undefined;
+  }
+
+  /**
+   * Sends what is unsent and half-closes, then tells `drained` once every check made so far is
+   * settled (answered, failed, or past its deadline, so this comes within the longest deadline)
+   * and cancels what streams are left, which hold nothing. No check may be made after this.
+   */
+  close(drained: () => void): void {
+    this.retire();
+    this.drained = drained;
+    this.checkDrained();
+  }
+
+  private checkDrained(): void {
+    if (!this.drained) return;
+    for (const stream of this.streams) if (stream.pending.size > 0) return;
+    const drained = this.drained;
+    this.drained = undefined;
+    for (const stream of this.streams) this.end(stream, FloodgateError.unavailable('the client is closed'));
+    drained();
   }
 
   private start(): OpenStream {
@@ -160,6 +185,7 @@ export class CheckStream {
       answeredAt: 0,
       idleTimer: undefined,
     };
+    this.streams.add(stream);
     call.on('data', ({ decisions }: CheckLimitStreamResponse) => {
       stream.answeredAt = performance.now();
       for (const answer of decisions) {
@@ -170,6 +196,7 @@ export class CheckStream {
         else p.failed(FloodgateError.fromItem(answer.error ?? { code: 'INTERNAL', message: 'no answer' }));
       }
       this.idleSoon(stream);
+      this.checkDrained();
     });
     // Every ending, with or without an error, comes as a status; 'error' only repeats a bad one.
     call.on('error', () => {});
@@ -183,6 +210,7 @@ export class CheckStream {
   /** Fails the stream's checks in flight and forgets the stream; the next check opens another. */
   private end(stream: OpenStream, error: FloodgateError): void {
     if (this.open === stream) this.open = undefined;
+    this.streams.delete(stream);
     const { pending } = stream;
     stream.pending = new CheckTable();
     for (const queue of stream.deadlines.values()) queue.clear();
@@ -190,6 +218,7 @@ export class CheckStream {
     pending.forEach((p) => p.failed(error));
     stream.unsent.clear();
     stream.call.cancel();
+    this.checkDrained();
   }
 
   private freeId(stream: OpenStream): number {

@@ -124,7 +124,12 @@ export interface FloodgateClient {
   readonly denyCache: DenyCache | undefined;
   /** The underlying channel's client, for advanced use. */
   readonly channel: Client;
-  close(): void;
+  /**
+   * Stops new calls (they reject FAILED_PRECONDITION `client is closed`) and closes the channel
+   * once every call made before is settled: sent and answered, or failed by its deadline at the
+   * latest. Resolves when the channel is closed.
+   */
+  close(): Promise<void>;
 }
 
 /** Codes that mean "Floodgate did not answer", as opposed to "Floodgate said no". */
@@ -167,6 +172,21 @@ export function createClient(options: ClientOptions): FloodgateClient {
   const channel = new Client(address, options.tls ?? credentials.createInsecure());
   const report = reporter(options.onUnavailableEvent);
 
+  // close(): calls made before it are still sent and answered (grpc-js starts a call after the
+  // turn it is made in, and fails it if the channel is closed by then), so the channel closes
+  // once the unary calls in flight and the check stream's checks have settled.
+  let closing: Promise<void> | undefined;
+  let channelClosed = () => {};
+  let inFlight = 0;
+  let streamDrained = false;
+  let channelOpen = true;
+  const closeIfSettled = () => {
+    if (!closing || inFlight > 0 || !streamDrained || !channelOpen) return;
+    channelOpen = false;
+    channel.close();
+    channelClosed();
+  };
+
   const rpc =
     <Req, Res>(def: MethodDef<Req, Res>, codec: Codec<Req>, decoder: Decoder<Res>, numbers: Numbers, withToken = false) =>
     (req: DeepPartial<Req> | undefined, call: CallOptions = {}): Promise<Res> => {
@@ -188,6 +208,7 @@ export function createClient(options: ClientOptions): FloodgateClient {
       } catch (err) {
         return Promise.reject(FloodgateError.invalid('request', `cannot be encoded: ${err instanceof Error ? err.message : String(err)}`));
       }
+      inFlight++;
       return new Promise<Res>((resolve, reject) => {
         const md = new Metadata();
         if (withToken && options.token) md.set('authorization', `Bearer ${options.token}`);
@@ -197,6 +218,8 @@ export function createClient(options: ClientOptions): FloodgateClient {
           if (settled) return;
           settled = true;
           clearTimeout(timer);
+          inFlight--;
+          closeIfSettled();
           if (err) return reject(err);
           report.answered();
           resolve(res as Res);
@@ -235,9 +258,11 @@ export function createClient(options: ClientOptions): FloodgateClient {
     const send = rpc(def, codec, decoder, numbers, withToken);
     const method = def.path.slice(def.path.lastIndexOf('/') + 1);
     return (req, call) =>
-      send(req, call).catch((err) => {
-        throw failure(method, err, 'throw').error;
-      });
+      closing
+        ? Promise.reject(closedError())
+        : send(req, call).catch((err) => {
+            throw failure(method, err, 'throw').error;
+          });
   };
 
   const R = rl.RateLimitServiceService;
@@ -321,6 +346,8 @@ export function createClient(options: ClientOptions): FloodgateClient {
   };
 
   const checkLimit: Call<rl.CheckLimitRequest, Decision> = (req = {}, call) => {
+    // Not through failure(): a closed client is the caller's mistake, never an onUnavailable answer.
+    if (closing) return Promise.reject(closedError());
     let hit: Decision | undefined;
     try {
       // Before the deny cache, which keys by the request's fields; the stream encodes it later.
@@ -341,11 +368,18 @@ export function createClient(options: ClientOptions): FloodgateClient {
   };
 
   const checkLimits: Call<rl.CheckLimitsRequest, CheckLimitsDecisions> = async (req = {}, call) => {
+    if (closing) throw closedError();
     checkRequest(req, NONE);
     const checks = req.checks ?? [];
     if (!Array.isArray(checks)) throw FloodgateError.invalid('checks', 'must be an array');
-    checks.forEach((c, i) => checkRequest(c, CHECK, `checks[${i}].`));
-    const results: Array<CheckResult | undefined> = checks.map((c) => {
+    // An item refused here is that item's error, as one the server refuses is; the others are still sent.
+    const results: Array<CheckResult | undefined> = checks.map((c, i) => {
+      try {
+        checkRequest(c, CHECK, `checks[${i}].`);
+      } catch (err) {
+        const e = FloodgateError.from(err);
+        return { response: undefined, error: { code: e.codeName, message: e.message } };
+      }
       const hit = cache?.get(c);
       return hit && { response: hit, error: undefined };
     });
@@ -393,11 +427,24 @@ export function createClient(options: ClientOptions): FloodgateClient {
     denyCache: cache,
     channel,
     close: () => {
-      stream?.close();
-      channel.close();
+      if (!closing) {
+        closing = new Promise<void>((resolve) => (channelClosed = resolve));
+        // The stream sends the checks of this turn at once; its fallback calls count as calls in flight.
+        if (!stream) streamDrained = true;
+        else {
+          stream.close(() => {
+            streamDrained = true;
+            closeIfSettled();
+          });
+        }
+        closeIfSettled();
+      }
+      return closing;
     },
   };
 }
+
+const closedError = () => new FloodgateError(status.FAILED_PRECONDITION, 'client is closed');
 
 /** The deny cache `denyCache` asks for: `true` or `{ maxEntries }` turns it on, `false` or unset leaves it off. */
 function denyCacheOf(option: ClientOptions['denyCache']): DenyCache | undefined {

@@ -23,6 +23,15 @@ export interface ErrorBody {
   error: { code: string; message: string; requestId: string };
 }
 
+/** Codes whose messages start with the request field at fault, as `user_id: …` or `checks[2].cost: …`. */
+const FIELD_CODES: ReadonlySet<status> = new Set([status.INVALID_ARGUMENT, status.OUT_OF_RANGE, status.NOT_FOUND, status.FAILED_PRECONDITION]);
+const FIELD_PREFIX = /^([a-z][a-z0-9_]*(?:\[\d+\])?(?:\.[a-z][a-z0-9_]*(?:\[\d+\])?)*): /;
+
+/** The field a server's message names first (`user_id: …`), so `field` is set whichever side refused it. */
+function fieldOf(code: status, message: string): string | undefined {
+  return FIELD_CODES.has(code) ? FIELD_PREFIX.exec(message)?.[1] : undefined;
+}
+
 /**
  * The one error type of Floodgate: carries a gRPC status code, maps to an HTTP status and to
  * the standard error body. Servers throw it; clients receive it.
@@ -57,15 +66,17 @@ export class FloodgateError extends Error {
     if (e && typeof e.code === 'number' && e.code in status) {
       const details = e.details || e.message || status[e.code];
       // grpc-js's words for a channel that never connected ("…Last error: null. Resolution note: ").
-      return new FloodgateError(e.code, /^No connection established/.test(details) ? 'Floodgate is not reachable: no connection could be established' : details);
+      if (/^No connection established/.test(details)) return new FloodgateError(e.code, 'Floodgate is not reachable: no connection could be established');
+      return new FloodgateError(e.code, details, fieldOf(e.code, details));
     }
     return new FloodgateError(status.INTERNAL, err instanceof Error ? err.message : String(err));
   }
 
   /** A batch item's or a streamed check's error (`{ code: "NOT_FOUND", message }`) as a FloodgateError. */
   static fromItem(item: { code: string; message: string }): FloodgateError {
-    const code = (status as unknown as Record<string, status | undefined>)[item.code];
-    return new FloodgateError(typeof code === 'number' ? code : status.INTERNAL, item.message);
+    const named = (status as unknown as Record<string, status | undefined>)[item.code];
+    const code = typeof named === 'number' ? named : status.INTERNAL;
+    return new FloodgateError(code, item.message, fieldOf(code, item.message));
   }
 
   get codeName(): string {

@@ -13,8 +13,8 @@ export interface RateLimitOptions<Req> {
   client: FloodgateClient | ClientOptions;
   /** Policy name, or a function of the request. */
   policy: string | ((req: Req) => string);
-  /** The user to limit; undefined (anonymous) limits by IP alone. */
-  userId: (req: Req) => string | undefined;
+  /** The user to limit; left out, or undefined for a request (anonymous), limits by IP alone. */
+  userId?: (req: Req) => string | undefined;
   /** The client IP; default the framework's `req.ip` (mind its trust-proxy setting). */
   ip?: (req: Req) => string | undefined;
   /** Capacity this request spends; default 1. */
@@ -61,8 +61,7 @@ export function httpRateLimiter<Req extends object>(
   if (typeof policy === 'string' ? policy === '' : typeof policy !== 'function') {
     throw FloodgateError.invalid('policy', 'must be a policy name or a function of the request');
   }
-  if (typeof userId !== 'function') throw FloodgateError.invalid('userId', 'must be a function of the request');
-  for (const name of ['ip', 'cost', 'requestId'] as const) {
+  for (const name of ['userId', 'ip', 'cost', 'requestId'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function') throw FloodgateError.invalid(name, 'must be a function of the request');
   }
   if (recordActivity !== undefined && typeof recordActivity !== 'string' && typeof recordActivity !== 'function') {
@@ -76,7 +75,7 @@ export function httpRateLimiter<Req extends object>(
   return async (req) => {
     const policyName = typeof policy === 'string' ? policy : policy(req);
     try {
-      const user = userId(req) ?? '';
+      const user = userId?.(req) ?? '';
       const decision = await client.checkLimit({
         policy: policyName,
         userId: user,

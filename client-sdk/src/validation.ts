@@ -39,8 +39,16 @@ export const UINT64: NumberRange = { min: 0, max: Number.MAX_SAFE_INTEGER };
 export const INT64: NumberRange = { min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER };
 
 /**
+ * A request field's name as the proto spells it (`pageSize` → `page_size`): the server names
+ * fields so in its errors, and a field is named alike whichever side refuses it.
+ */
+export function protoName(field: string): string {
+  return field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+/**
  * Checks a request's numeric fields before it is encoded, so that a bad one is named
- * (`cost: …`) instead of surfacing as the encoder's "invalid uint32: -1". `prefix` names the
+ * (`cost: …`, by its proto name) instead of surfacing as the encoder's "invalid uint32: -1". `prefix` names the
  * request within a batch (`checks[2].`).
  */
 export function checkRequest(req: unknown, numbers: Readonly<Record<string, NumberRange>>, prefix = ''): void {
@@ -51,7 +59,7 @@ export function checkRequest(req: unknown, numbers: Readonly<Record<string, Numb
     const { min, max, note } = numbers[field]!;
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
       const got = typeof value === 'string' ? JSON.stringify(value) : ['number', 'bigint', 'boolean'].includes(typeof value) ? String(value) : `a ${typeof value}`;
-      throw FloodgateError.invalid(`${prefix}${field}`, `must be a whole number from ${min} to ${max}${note ? ` (${note})` : ''}, got ${got}`);
+      throw FloodgateError.invalid(`${prefix}${protoName(field)}`, `must be a whole number from ${min} to ${max}${note ? ` (${note})` : ''}, got ${got}`);
     }
   }
 }

@@ -133,5 +133,7 @@ describe('AdminService over gRPC', () => {
     const err = await failure(call(stack.client));
     expect(err.codeName).toBe(code);
     expect(err.message).toMatch(message);
+    // The field the server's message names first, as on the errors the client raises itself.
+    expect(err.field).toBe(/^(\w+): /.exec(err.message)![1]);
   });
 });

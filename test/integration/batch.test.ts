@@ -86,6 +86,30 @@ describe('CheckLimits against real Redis', () => {
     expect(row.statuses[0]!.remaining).toBe(results[7]!.response!.allowed ? 4 : 5);
   });
 
+  it('answers an item the client or the server refuses with its own error, and decides the others', async () => {
+    const { results } = await stack.client.checkLimits({
+      checks: [
+        { policy: 'fixed', userId: 'mixed-0' },
+        { policy: 'fixed', userId: 'mixed-1', cost: 0 },
+        { policy: 'nope', userId: 'mixed-2' },
+        null as never,
+        { policy: 'fixed', userId: 'mixed-4', cost: -1 },
+        { policy: 'fixed', userId: 'mixed-5', cost: 6 },
+        { policy: 'fixed', userId: 'mixed-6', cost: 2 },
+      ],
+    });
+    const cost = (i: number) => expect.stringMatching(new RegExp(`^checks\\[${i}\\]\\.cost: must be a whole number from 1 to 4294967295`));
+    expect(results.map((r) => r.error ?? { allowed: r.response!.allowed, remaining: r.response!.remaining })).toEqual([
+      { allowed: true, remaining: 4 },
+      { code: 'INVALID_ARGUMENT', message: cost(1) },
+      { code: 'NOT_FOUND', message: 'checks[2].policy: no policy named "nope"' },
+      { code: 'INVALID_ARGUMENT', message: 'checks[3]: must be an object' },
+      { code: 'INVALID_ARGUMENT', message: cost(4) },
+      { code: 'INVALID_ARGUMENT', message: expect.stringMatching(/^checks\[5\]\.cost: /) },
+      { allowed: true, remaining: 3 },
+    ]);
+  });
+
   it(`accepts ${MAX_BATCH} checks and refuses more with INVALID_ARGUMENT naming the bound`, async () => {
     const checks = (n: number) => Array.from({ length: n }, (_, i) => ({ policy: 'fixed', userId: `bound-${i}` }));
     expect((await stack.client.checkLimits({ checks: checks(MAX_BATCH) })).results).toHaveLength(MAX_BATCH);

@@ -65,8 +65,8 @@ describe('checkLimit over CheckLimitStream', () => {
       const decisions = await Promise.all(Array.from({ length: 60 }, () => client.checkLimit({ policy: 'image', userId: 'sdk-stream-exact' })));
       expect(decisions.filter((d) => d.allowed)).toHaveLength(15);
       expect(decisions.every((d) => !d.unavailable)).toBe(true);
-      await expect(client.checkLimit({ policy: 'nope', userId: 'u' })).rejects.toMatchObject({ code: status.NOT_FOUND, message: 'policy: no policy named "nope"' });
-      await expect(client.checkLimit({ policy: 'image', userId: 'u', cost: 16 })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, message: expect.stringMatching(/^cost: /) });
+      await expect(client.checkLimit({ policy: 'nope', userId: 'u' })).rejects.toMatchObject({ code: status.NOT_FOUND, field: 'policy', message: 'policy: no policy named "nope"' });
+      await expect(client.checkLimit({ policy: 'image', userId: 'u', cost: 16 })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, field: 'cost', message: expect.stringMatching(/^cost: /) });
       await expect(client.checkLimit({ policy: 'image', userId: 'u' }, { requestId: 'not a valid id' })).rejects.toMatchObject({ message: expect.stringMatching(/^requestId: /) });
       await expect(client.checkLimit({ policy: 'image', userId: 'u', cost: -1 })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, message: expect.stringMatching(/^cost: must be a whole number/) });
       // One stream carried all of them.

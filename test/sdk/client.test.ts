@@ -150,17 +150,17 @@ describe('createClient', () => {
     }
   });
 
-  it('names the batch item and the field of a bad check in checkLimits, without an RPC', async () => {
+  it('names the batch item and the field of a bad check in checkLimits as that item\'s error, without an RPC', async () => {
     const client = createClient({ address, deadlineMs: 5_000 });
     try {
       await expect(client.checkLimits(null as never)).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, message: 'request: must be an object' });
       await expect(client.checkLimits({ checks: 'x' as never })).rejects.toMatchObject({ message: 'checks: must be an array' });
-      await expect(client.checkLimits({ checks: [{ policy: 'ai', userId: 'u' }, null as never] })).rejects.toMatchObject({ message: 'checks[1]: must be an object' });
-      await expect(client.checkLimits({ checks: [{ policy: 'ai', userId: 'u' }, { policy: 'ai', userId: 'u', cost: -1 }] })).rejects.toMatchObject({
-        code: status.INVALID_ARGUMENT,
-        field: 'checks[1].cost',
-        message: expect.stringMatching(/^checks\[1\]\.cost: must be a whole number from 1 to 4294967295/),
-      });
+      // Every item refused: nothing left to send.
+      const { results } = await client.checkLimits({ checks: [{ policy: 'ai', userId: 'u', cost: -1 }, null as never] });
+      expect(results).toEqual([
+        { response: undefined, error: { code: 'INVALID_ARGUMENT', message: expect.stringMatching(/^checks\[0\]\.cost: must be a whole number from 1 to 4294967295/) } },
+        { response: undefined, error: { code: 'INVALID_ARGUMENT', message: 'checks[1]: must be an object' } },
+      ]);
       expect(seen).toEqual([]);
     } finally {
       client.close();
@@ -168,22 +168,23 @@ describe('createClient', () => {
   });
 
   it.each([
-    ['setSuspension', { userId: 'u', suspended: true, durationMs: -1 }, 'durationMs', 'must be a whole number from 0 to 9007199254740991'],
-    ['listUsers', { pageSize: 1.5 }, 'pageSize', 'must be a whole number from 0 to 4294967295'],
+    // By the proto's names, as the server names them.
+    ['setSuspension', { userId: 'u', suspended: true, durationMs: -1 }, 'duration_ms', 'must be a whole number from 0 to 9007199254740991'],
+    ['listUsers', { pageSize: 1.5 }, 'page_size', 'must be a whole number from 0 to 4294967295'],
   ])('rejects admin.%s with a bad number as INVALID_ARGUMENT naming %s, without an RPC', async (method, req, field, problem) => {
     const client = createClient({ address, deadlineMs: 5_000, token: TOKEN });
     try {
-      await expect(methodsOf(client.admin)[method]!(req)).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, message: expect.stringMatching(new RegExp(`^${field}: ${problem}, got `)) });
+      await expect(methodsOf(client.admin)[method]!(req)).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, field, message: expect.stringMatching(new RegExp(`^${field}: ${problem}, got `)) });
       expect(seen).toEqual([]);
     } finally {
       client.close();
     }
   });
 
-  it('rejects recordActivity with a fractional atMs naming it', async () => {
+  it('rejects recordActivity with a fractional atMs naming it at_ms', async () => {
     const client = createClient({ address, deadlineMs: 5_000 });
     try {
-      await expect(client.recordActivity({ userId: 'u', activity: 'a', atMs: 1.5 })).rejects.toMatchObject({ message: expect.stringMatching(/^atMs: must be a whole number/) });
+      await expect(client.recordActivity({ userId: 'u', activity: 'a', atMs: 1.5 })).rejects.toMatchObject({ field: 'at_ms', message: expect.stringMatching(/^at_ms: must be a whole number/) });
       expect(seen).toEqual([]);
       await client.recordActivity({ userId: 'u', activity: 'a', atMs: Date.now() });
       expect(seen.map((c) => c.method)).toEqual(['recordActivity']);
