@@ -1,4 +1,4 @@
-import { createClient, type CheckLimitRequest, type DeepPartial } from '@floodgate/client';
+import { createClient, type Check } from '@floodgate/client';
 import type { Redis } from 'ioredis';
 import { usedMemory } from './redis-info.js';
 
@@ -21,7 +21,7 @@ const BATCH = 500;
  */
 export async function memoryPerUser(opts: { address: string; redis: Redis; users: number; policies: string[]; tracking: boolean }): Promise<MemoryResult> {
   const client = createClient({ address: opts.address, deadlineMs: 30_000 });
-  const checks: Array<DeepPartial<CheckLimitRequest>> = [];
+  const checks: Check[] = [];
   for (let u = 0; u < opts.users; u++) {
     for (const policy of opts.policies) checks.push({ policy, userId: `mem-user-${u}`, ip: ipOf(u) });
   }

@@ -85,6 +85,13 @@ export interface CallOptions {
 
 export type Call<Req, Res> = (req?: DeepPartial<Req>, options?: CallOptions) => Promise<Res>;
 
+/** A check as the client takes it: any field may be left out but the policy, which no check can do without. */
+export type Check = DeepPartial<rl.CheckLimitRequest> & { policy: string };
+/** A batch of checks; each item answers on its own (see CheckResult). */
+export interface Checks {
+  checks: Check[];
+}
+
 /** What is wrong with a call's options, naming the option; undefined when nothing is. */
 function optionsProblem(requestId: string | undefined, deadlineMs: number): FloodgateError | undefined {
   if (requestId !== undefined && !isRequestId(requestId)) return FloodgateError.invalid('requestId', 'must be 1..128 letters, digits, "_", ".", ":" or "-"');
@@ -106,8 +113,8 @@ export interface CheckLimitsDecisions {
 }
 
 export interface FloodgateClient {
-  checkLimit: Call<rl.CheckLimitRequest, Decision>;
-  checkLimits: Call<rl.CheckLimitsRequest, CheckLimitsDecisions>;
+  checkLimit(req: Check, options?: CallOptions): Promise<Decision>;
+  checkLimits(req: Checks, options?: CallOptions): Promise<CheckLimitsDecisions>;
   getLimitStatus: Call<rl.GetLimitStatusRequest, rl.GetLimitStatusResponse>;
   recordActivity: Call<tracking.RecordActivityRequest, tracking.RecordActivityResponse>;
   getUserStats: Call<tracking.GetUserStatsRequest, tracking.GetUserStatsResponse>;
@@ -345,7 +352,8 @@ export function createClient(options: ClientOptions): FloodgateClient {
     rejectNext = reject;
   };
 
-  const checkLimit: Call<rl.CheckLimitRequest, Decision> = (req = {}, call) => {
+  // JavaScript callers can still leave the request out or pass anything: checkRequest names it.
+  const checkLimit = (req: Check, call?: CallOptions): Promise<Decision> => {
     // Not through failure(): a closed client is the caller's mistake, never an onUnavailable answer.
     if (closing) return Promise.reject(closedError());
     let hit: Decision | undefined;
@@ -367,7 +375,7 @@ export function createClient(options: ClientOptions): FloodgateClient {
     return decided;
   };
 
-  const checkLimits: Call<rl.CheckLimitsRequest, CheckLimitsDecisions> = async (req = {}, call) => {
+  const checkLimits = async (req: Checks, call?: CallOptions): Promise<CheckLimitsDecisions> => {
     if (closing) throw closedError();
     checkRequest(req, NONE);
     const checks = req.checks ?? [];

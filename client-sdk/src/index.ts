@@ -7,6 +7,8 @@ export {
   isRequestId,
   type Call,
   type CallOptions,
+  type Check,
+  type Checks,
   type CheckLimitsDecisions,
   type CheckResult,
   type CheckTransport,

@@ -80,7 +80,7 @@ describe('createClient', () => {
 
       seen.length = 0;
       const unaryClient = createClient({ address, deadlineMs: 5_000, checkTransport: 'unary' });
-      await unaryClient.checkLimit({});
+      await unaryClient.checkLimit({} as never); // no policy: answered INVALID_ARGUMENT, still a call
       unaryClient.close();
       expect(seen.map((s) => s.method)).toEqual(['checkLimit']);
     } finally {

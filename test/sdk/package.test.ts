@@ -65,6 +65,10 @@ describe('the @floodgate/client package', () => {
           "import { rateLimit as fastifyLimit } from '@floodgate/client/fastify';",
           "const client = createClient({ address: '127.0.0.1:1', deadlineMs: 100, onUnavailable: 'allow' });",
           "const check: Promise<Decision> = client.checkLimit({ policy: 'ai', userId: 'u' });",
+          // A check without a policy cannot be decided: the types refuse it (tsc fails on an unused expect-error).
+          '// @ts-expect-error policy is required',
+          "void client.checkLimit({ userId: 'u' });",
+          "void client.checkLimits({ checks: [{ policy: 'ai' }, { policy: 'tts', cost: 2 }] });",
           'const headers: Record<string, string> = rateLimitHeaders({} as Decision);',
           "expressLimit({ client, policy: 'ai', userId: (req) => req.get('x-user-id') });",
           "fastifyLimit({ client, policy: 'ai', userId: (req) => req.id });",
