@@ -458,8 +458,8 @@ const closedError = () => new FloodgateError(status.FAILED_PRECONDITION, 'client
 function denyCacheOf(option: ClientOptions['denyCache']): DenyCache | undefined {
   if (option === undefined || option === false) return undefined;
   if (option === true) return new DenyCache();
-  if (typeof option !== 'object' || option === null || Array.isArray(option)) throw FloodgateError.invalid('denyCache', 'must be true, false or { maxEntries }');
-  checkKnownKeys(option, ['maxEntries'], 'denyCache.');
+  if (typeof option !== 'object' || option === null || Array.isArray(option)) throw FloodgateError.invalid('denyCache', 'must be true, false or { maxEntries, maxMs }');
+  checkKnownKeys(option, ['maxEntries', 'maxMs'], 'denyCache.');
   return new DenyCache(option);
 }
 

@@ -5,6 +5,11 @@ import { Reason, type CheckLimitRequest } from './gen/floodgate/v1/ratelimit.js'
 export interface DenyCacheOptions {
   /** Most keys held at once; the oldest deny goes first (default 10000). */
   maxEntries?: number;
+  /**
+   * Longest a deny is held, in ms, however long its retry_after (default: no bound). The cache
+   * does not hear of an admin's reset or a raised limit: this is how soon it sees them.
+   */
+  maxMs?: number;
 }
 
 interface Entry {
@@ -22,6 +27,7 @@ interface Entry {
 export class DenyCache {
   private readonly entries = new Map<string, Entry>();
   private readonly maxEntries: number;
+  private readonly maxMs: number;
 
   constructor(
     options: DenyCacheOptions = {},
@@ -31,6 +37,8 @@ export class DenyCache {
     if (!Number.isInteger(this.maxEntries) || this.maxEntries < 1) {
       throw FloodgateError.invalid('denyCache.maxEntries', `must be a positive integer, got ${options.maxEntries}`);
     }
+    this.maxMs = options.maxMs ?? Infinity;
+    if (typeof this.maxMs !== 'number' || !(this.maxMs > 0)) throw FloodgateError.invalid('denyCache.maxMs', `must be a positive number of ms, got ${options.maxMs}`);
   }
 
   get size(): number {
@@ -57,7 +65,7 @@ export class DenyCache {
     this.entries.delete(key); // re-insert at the back: Map order is age order
     if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
     const now = this.now();
-    this.entries.set(key, { decision, madeAt: now, until: now + decision.retryAfterMs });
+    this.entries.set(key, { decision, madeAt: now, until: now + Math.min(decision.retryAfterMs, this.maxMs) });
   }
 }
 

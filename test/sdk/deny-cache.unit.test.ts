@@ -48,4 +48,15 @@ describe('DenyCache', () => {
     expect(cache.get({ policy: 'ai', userId: 'a' })).toBeUndefined();
     expect(cache.get({ policy: 'ai', userId: 'd' })).toBeDefined();
   });
+
+  it('holds a deny at most maxMs, however long its retry-after, so a reset on the server is seen by then', () => {
+    let now = 0;
+    const cache = new DenyCache({ maxMs: 1_000 }, () => now);
+    cache.remember(req, denied(60_000));
+    now = 999;
+    expect(cache.get(req)).toMatchObject({ cached: true, retryAfterMs: 59_001 });
+    now = 1_000;
+    expect(cache.get(req)).toBeUndefined();
+    for (const maxMs of [0, -1, Number.NaN, '5' as never]) expect(() => new DenyCache({ maxMs })).toThrow(/^denyCache\.maxMs: /);
+  });
 });
