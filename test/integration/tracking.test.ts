@@ -74,6 +74,34 @@ describe.each<StoreName>(['memory', 'redis', 'cluster'])('tracking on the %s sto
     expect(await stats('sam')).toMatchObject({ sessionCount: 4, currentSessionId: '' });
   });
 
+  it('counts a late event from further back than the gap as a session of its own, whatever the order events arrive in', async () => {
+    const now = s.clock.now();
+    for (const [userId, ats] of [
+      ['newest-first', [now, now - 3 * HOUR_MS, now - 6 * HOUR_MS]],
+      ['oldest-first', [now - 6 * HOUR_MS, now - 3 * HOUR_MS, now]],
+    ] as const) {
+      for (const atMs of ats) await record(userId, 'ai', { atMs });
+    }
+    expect((await stats('newest-first')).sessionCount).toBe(3);
+    expect((await stats('oldest-first')).sessionCount).toBe(3);
+    // The newest session is the one kept: an event now continues it, a late one did not replace it.
+    const current = (await stats('newest-first')).currentSessionId;
+    await record('newest-first');
+    expect(await stats('newest-first')).toMatchObject({ sessionCount: 3, currentSessionId: current });
+    // A late event within the gap of the current session joins it.
+    await record('newest-first', 'ai', { atMs: now - HOUR_MS });
+    expect((await stats('newest-first')).sessionCount).toBe(3);
+  });
+
+  it('does not count users active since a late event as active at its time', async () => {
+    const t0 = s.clock.now();
+    s.clock.set(t0 + 20 * HOUR_MS);
+    for (const userId of ['x1', 'x2', 'x3']) await record(userId);
+    await record('late', 'ai', { atMs: t0 });
+    const st = await s.admin.statistics();
+    expect(st.hourlyPeaks.find((p) => p.periodStartMs === t0)).toEqual({ periodStartMs: t0, users: 1, atMs: t0 });
+  });
+
   it('keeps the busiest minute, with minute boundaries exact', async () => {
     const t0 = s.clock.now();
     await record('pia');

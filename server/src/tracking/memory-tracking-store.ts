@@ -74,11 +74,13 @@ export class MemoryTrackingStore implements T.TrackingStore {
     const h = this.get<UserHash>(k.trackUser(e.userId), now) ?? emptyUser();
     const s = this.get<Session>(k.trackSession(e.userId), now);
 
-    let continues = s !== undefined && e.at - s.last <= SESSION_GAP_MS;
+    // Within the gap either side: a late event from further back is a session of its own.
+    let continues = s !== undefined && Math.abs(e.at - s.last) <= SESSION_GAP_MS;
     let sid = e.sessionId;
     if (sid !== '') continues = continues && sid === s!.id;
     else sid = continues ? s!.id : freshSessionId;
-    const session = continues ? { ...s!, last: Math.max(s!.last, e.at) } : { id: sid, start: e.at, last: e.at };
+    // The session kept is the newest: a late event's must not replace it.
+    const session = continues ? { ...s!, last: Math.max(s!.last, e.at) } : s && s.last > e.at ? s : { id: sid, start: e.at, last: e.at };
     if (!continues) h.sessions++;
     // Kept as long as the Redis key (PEXPIRE SESSION_KEEP_MS after the write).
     this.store.put(k.trackSession(e.userId), session, now + SESSION_KEEP_MS + 1);
@@ -267,7 +269,7 @@ export class MemoryTrackingStore implements T.TrackingStore {
     return this.clock.now();
   }
 
-  /** Users whose last activity is within the concurrency window ending at `at`. */
+  /** Users whose latest activity is within the concurrency window either side of `at` (as the Redis script counts). */
   private activeAt(users: Index, userId: string, at: number, now: number): number {
     this.recent.delete(userId);
     this.recent.set(userId, users.get(userId)!);
@@ -279,7 +281,10 @@ export class MemoryTrackingStore implements T.TrackingStore {
     const candidates = at - CONCURRENCY_WINDOW_MS >= now - 2 * CONCURRENCY_WINDOW_MS ? this.recent.keys() : users.keys();
     let active = 0;
     // Read the index itself: a user reset or evicted since is no longer counted.
-    for (const id of candidates) if ((users.get(id) ?? -Infinity) > at - CONCURRENCY_WINDOW_MS) active++;
+    for (const id of candidates) {
+      const last = users.get(id) ?? -Infinity;
+      if (last > at - CONCURRENCY_WINDOW_MS && last <= at + CONCURRENCY_WINDOW_MS) active++;
+    }
     return active;
   }
 

@@ -26,7 +26,8 @@ for i = 0, #e / 6 - 1 do
   local peakReq, curMin, curReq = tonumber(u[3]) or 0, tonumber(u[4]) or 0, tonumber(u[5]) or 0
   local sess = redis.call('HMGET', s, 'id', 'last')
   local sessId, sessLast = sess[1], tonumber(sess[2])
-  local continues = sessId ~= false and sessLast ~= nil and at - sessLast <= gap
+  -- Within the gap either side: a late event from further back is a session of its own.
+  local continues = sessId ~= false and sessLast ~= nil and math.abs(at - sessLast) <= gap
   if sid ~= '' then
     continues = continues and sid == sessId
   elseif continues then
@@ -35,9 +36,12 @@ for i = 0, #e / 6 - 1 do
     sid = fresh
   end
   if not continues then
-    redis.call('DEL', s)
-    redis.call('HSET', s, 'id', sid, 'start', atS, 'last', atS)
     redis.call('HINCRBY', h, 'sessions', 1)
+    -- The session kept is the newest: a late event's must not replace it.
+    if sessLast == nil or at >= sessLast then
+      redis.call('DEL', s)
+      redis.call('HSET', s, 'id', sid, 'start', atS, 'last', atS)
+    end
   elseif at > sessLast then
     redis.call('HSET', s, 'last', atS)
   end
@@ -65,21 +69,23 @@ return 1
 
 /**
  * The global side of events, in order ({trk} tag). KEYS: users index, top index, then hour and
- * day peak hashes. ARGV[1]: a MessagePack array of 5 values per event (user id, at as a string,
- * exclusive lower bound of its concurrency window, the KEYS indexes of its hour and day peak);
- * ARGV[2] ttl.
+ * day peak hashes. ARGV[1]: a MessagePack array of 6 values per event (user id, at as a string,
+ * the exclusive lower and inclusive upper bound of its concurrency window, the KEYS indexes of
+ * its hour and day peak); ARGV[2] ttl.
  */
 const RECORD_INDEX = `
 local users, top = KEYS[1], KEYS[2]
 local e = cmsgpack.unpack(ARGV[1])
-for i = 0, #e / 5 - 1 do
-  local id, atS, low = e[i * 5 + 1], e[i * 5 + 2], e[i * 5 + 3]
+for i = 0, #e / 6 - 1 do
+  local id, atS, low, high = e[i * 6 + 1], e[i * 6 + 2], e[i * 6 + 3], e[i * 6 + 4]
   local cur = tonumber(redis.call('ZSCORE', users, id))
   if cur == nil or tonumber(atS) > cur then redis.call('ZADD', users, atS, id) end
   redis.call('ZINCRBY', top, 1, id)
-  local active = redis.call('ZCOUNT', users, low, '+inf')
-  for j = 4, 5 do
-    local peak = KEYS[e[i * 5 + j]]
+  -- Users whose latest activity is within the window around the event: those active only since
+  -- a late event's time were not active then.
+  local active = redis.call('ZCOUNT', users, low, high)
+  for j = 5, 6 do
+    local peak = KEYS[e[i * 6 + j]]
     local best = tonumber(redis.call('HGET', peak, 'users')) or 0
     if active > best then redis.call('HSET', peak, 'users', active, 'at', atS) end
   end
@@ -183,7 +189,7 @@ export class RedisActivityWriter {
     const values: Array<string | number> = [];
     for (const { event: e } of events) {
       const hour = keys.of(k.trackIndex(`ph:${floorTo(e.at, HOUR_MS)}`));
-      values.push(e.userId, String(e.at), `(${e.at - CONCURRENCY_WINDOW_MS}`, hour, keys.of(k.trackIndex(`pd:${floorTo(e.at, DAY_MS)}`)));
+      values.push(e.userId, String(e.at), `(${e.at - CONCURRENCY_WINDOW_MS}`, String(e.at + CONCURRENCY_WINDOW_MS), hour, keys.of(k.trackIndex(`pd:${floorTo(e.at, DAY_MS)}`)));
     }
     return this.indexScript.run(keys.keys, [packArray(values), GLOBAL_TTL_MS]);
   }
