@@ -3,7 +3,7 @@ import { TrackingCleanup } from '../../server/src/tracking/cleanup.js';
 import { RETENTION_MS, SESSION_GAP_MS, SESSION_KEEP_MS } from '../../server/src/tracking/tracking-store.js';
 import { failure } from '../support/failure.js';
 import { RedisServer } from '../support/redis-server.js';
-import { keysWithTtl, limiterStack, silentLog, type LimiterStack } from '../support/stack.js';
+import { keysWithTtl, limiterStack, rawRedis, silentLog, type LimiterStack } from '../support/stack.js';
 
 const redisUrl = inject('redisUrl');
 
@@ -83,6 +83,24 @@ describe('the hourly tracking cleanup', () => {
     // Each released its own lock: a third runner gets it.
     expect(await s.tracking.tryLock('cleanup', 'third', 1_000, s.clock.now())).toBe(true);
     expect(await runners[0]!.runOnce()).toBeUndefined();
+  });
+
+  it('runs soon after start, not only after its first interval (replicas may restart more often than that)', async () => {
+    await s.tracker.record(s.tracker.event({ userId: 'stale', activity: 'ai', ip: '', sessionId: '', atMs: 0 }));
+    s.clock.advance(RETENTION_MS);
+    const cleanup = new TrackingCleanup(s.tracking, s.clock, silentLog, { intervalMs: 3_600_000, lockTtlMs: 60_000, firstRunWithinMs: 50 });
+    cleanup.start();
+    try {
+      // The index itself (reads already leave stale users out): trimmed by the run at start.
+      const redis = rawRedis('redis', redisUrl);
+      try {
+        await expect.poll(() => redis.zcard(s.keys.trackIndex('users')), { timeout: 2_000 }).toBe(0);
+      } finally {
+        redis.disconnect();
+      }
+    } finally {
+      cleanup.stop();
+    }
   });
 });
 

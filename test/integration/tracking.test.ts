@@ -269,6 +269,13 @@ describe.each<StoreName>(['memory', 'redis', 'cluster'])('tracking on the %s sto
     expect((await check({ ip: '203.0.113.9', policy: 'iponly' })).statuses[0]!.remaining).toBe(2);
   });
 
+  it('resets a user whose last write recorded an event 7 days old, day key included, days later', async () => {
+    await record('late-r', 'ai', { atMs: s.clock.now() - RETENTION_MS + MINUTE_MS });
+    s.clock.advance(5 * DAY_MS);
+    // User and day, and on Redis the session too (Redis expires it by its own clock, not the test's).
+    expect((await s.admin.resetTracking({ userId: 'late-r' })).keysDeleted).toBe(storeName === 'memory' ? 2 : 3);
+  });
+
   it('lets one cleanup runner hold the lock at a time and releases only its own lock', async () => {
     expect(await s.tracking.tryLock('cleanup', 'A', 60_000, s.clock.now())).toBe(true);
     expect(await s.tracking.tryLock('cleanup', 'B', 60_000, s.clock.now())).toBe(false);

@@ -9,6 +9,11 @@ export interface CleanupOptions {
   intervalMs: number;
   /** The lock outlives a crashed holder by at most this long. */
   lockTtlMs: number;
+  /**
+   * The first run comes at a random moment within this long of start (default a minute, or the
+   * interval if shorter): spread, so that replicas rolled out together do not all ask at once.
+   */
+  firstRunWithinMs?: number;
 }
 
 /**
@@ -19,6 +24,7 @@ export interface CleanupOptions {
 export class TrackingCleanup {
   private readonly token = randomUUID();
   private timer: NodeJS.Timeout | undefined;
+  private first: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly store: TrackingStore,
@@ -38,17 +44,23 @@ export class TrackingCleanup {
     }
   }
 
+  /**
+   * Runs soon after start as well as every interval: replicas that restart more often than the
+   * interval (rolling deploys, autoscaling) would otherwise never trim the indexes.
+   */
   start(): void {
-    this.timer = setInterval(() => {
+    const run = () => {
       this.runOnce().then(
         (removed) => this.log.info({ removed, ran: removed !== undefined }, 'tracking cleanup'),
         (err: unknown) => this.log.warn({ err }, 'tracking cleanup failed; next run in one interval'),
       );
-    }, this.options.intervalMs);
-    this.timer.unref();
+    };
+    this.first = setTimeout(run, Math.random() * Math.min(this.options.intervalMs, this.options.firstRunWithinMs ?? 60_000)).unref();
+    this.timer = setInterval(run, this.options.intervalMs).unref();
   }
 
   stop(): void {
+    clearTimeout(this.first);
     clearInterval(this.timer);
   }
 }

@@ -129,11 +129,11 @@ export function lastDates(now: number, n: number): string[] {
 }
 
 /**
- * Every per-user tracking key that can exist at `now`: event times are at most 7 days old, so
- * day keys exist for the last 8 dates at most.
+ * Every per-user tracking key that can exist at `now`. A day key lives 7 days after its last
+ * write, and an event may be 7 days old when written: day keys exist for the last 15 dates at most.
  */
 export function userKeys(keys: KeySpace, userId: string, now: number): string[] {
-  return [keys.trackUser(userId), keys.trackSession(userId), ...lastDates(now, 8).map((d) => keys.trackDay(userId, d))];
+  return [keys.trackUser(userId), keys.trackSession(userId), ...lastDates(now, 15).map((d) => keys.trackDay(userId, d))];
 }
 
 /** Redis orders sorted-set members of equal score by bytes; the memory store and cursors do the same. */
