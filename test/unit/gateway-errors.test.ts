@@ -20,6 +20,12 @@ describe('httpErrorOf', () => {
     }
   });
 
+  it("names a field of the server's error as the HTTP request names it", () => {
+    const e = httpErrorOf(FloodgateError.invalid('page_token', 'is not a token from a previous response')).error;
+    expect([e.message, e.field, e.httpStatus]).toEqual(['pageToken: is not a token from a previous response', 'pageToken', 400]);
+    expect(httpErrorOf(FloodgateError.invalid('reason', 'is required when suspending')).error.message).toBe('reason: is required when suspending');
+  });
+
   it('names the field of a schema violation', () => {
     const of = (issue: object, part = 'body') => httpErrorOf({ validation: [issue], validationContext: part }).error.message;
     expect(of({ keyword: 'required', instancePath: '', params: { missingProperty: 'suspended' } })).toBe('suspended: is required');

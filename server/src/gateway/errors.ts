@@ -21,7 +21,7 @@ interface ValidationIssue {
  * wrong content type) become INVALID_ARGUMENT or RESOURCE_EXHAUSTED naming the field or part.
  */
 export function httpErrorOf(err: unknown): HttpError {
-  if (err instanceof FloodgateError) return { error: err, httpStatus: err.httpStatus };
+  if (err instanceof FloodgateError) return { error: httpNamed(err), httpStatus: err.httpStatus };
   const e = err as Partial<FastifyError> & { validation?: ValidationIssue[]; validationContext?: string };
   if (e.validation?.length) {
     const error = validationError(e.validation[0]!, e.validationContext ?? 'body');
@@ -84,4 +84,20 @@ function validationError(issue: ValidationIssue, part: string): FloodgateError {
 
 function join(path: string, name: string): string {
   return path ? `${path}.${name}` : name;
+}
+
+/** The gRPC field names the server's errors may start with, as the gateway's requests name them. */
+const HTTP_NAMES: Readonly<Record<string, string>> = {
+  user_id: 'userId',
+  page_size: 'pageSize',
+  page_token: 'pageToken',
+  suspended_only: 'suspendedOnly',
+  duration_ms: 'duration',
+};
+
+/** A server error that names a field by its gRPC name, renamed as the HTTP request has it. */
+function httpNamed(err: FloodgateError): FloodgateError {
+  const grpcName = /^([a-z_]+): /.exec(err.message)?.[1];
+  const httpName = grpcName && HTTP_NAMES[grpcName];
+  return httpName ? new FloodgateError(err.code, `${httpName}${err.message.slice(grpcName.length)}`, httpName) : err;
 }
