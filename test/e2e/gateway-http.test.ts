@@ -186,6 +186,7 @@ describe('admin HTTP gateway in the server process, on real Redis', () => {
     ['a duration of zero', { suspended: true, reason: 'x', duration: '0s' }, 'duration'],
     ['a duration over ten years', { suspended: true, reason: 'x', duration: '3651d' }, 'duration'],
     ['a duration when lifting', { suspended: false, duration: '1h' }, 'duration'],
+    ['a reason when lifting', { suspended: false, reason: 'sorry' }, 'reason'],
   ])('POST suspend with %s is a 400 naming the field', async (_what, body, field) => {
     expectError(await call('/api/admin/users/alice/suspend', { body }), 400, 'INVALID_ARGUMENT', field);
   });

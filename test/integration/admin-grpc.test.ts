@@ -123,6 +123,7 @@ describe('AdminService over gRPC', () => {
       /^duration_ms: applies only when suspending/,
     ],
     ['a reason over 512 bytes', (c) => c.admin.setSuspension({ userId: 'u', suspended: true, reason: 'é'.repeat(257) }), 'INVALID_ARGUMENT', /^reason: must be at most 512 bytes/],
+    ['a reason on unsuspend', (c) => c.admin.setSuspension({ userId: 'u', suspended: false, reason: 'sorry' }), 'INVALID_ARGUMENT', /^reason: applies only when suspending/],
     ['suspending without a reason', (c) => c.admin.setSuspension({ userId: 'u', suspended: true, reason: ' ' }), 'INVALID_ARGUMENT', /^reason: is required when suspending/],
     ['reset tracking without user_id', (c) => c.admin.resetTracking({}), 'INVALID_ARGUMENT', /^user_id: /],
     ['reset rate limits without a subject', (c) => c.admin.resetRateLimits({}), 'INVALID_ARGUMENT', /^user_id: user_id or ip is required/],

@@ -137,6 +137,7 @@ export class Admin {
     const now = this.deps.clock.now();
     if (!req.suspended) {
       if (req.durationMs !== 0) throw FloodgateError.invalid('duration_ms', 'applies only when suspending (suspended: true)');
+      if (req.reason !== '') throw FloodgateError.invalid('reason', 'applies only when suspending (suspended: true)');
       await this.deps.tracking.setSuspension(userId, undefined, now);
       return { suspension: suspensionProto(undefined) };
     }
