@@ -102,6 +102,19 @@ describe.each<StoreName>(['memory', 'redis', 'cluster'])('tracking on the %s sto
     expect(st.hourlyPeaks.find((p) => p.periodStartMs === t0)).toEqual({ periodStartMs: t0, users: 1, atMs: t0 });
   });
 
+  it('lists at most 100 activities per list, the rest summed as (other), so many distinct names cannot make an answer too large', async () => {
+    const names = Array.from({ length: 150 }, (_, i) => `act-${String(i).padStart(3, '0')}`);
+    await Promise.all(names.map((name) => record('many', name)));
+    await record('many', 'act-149');
+    const lists = [(await stats('many')).activities, (await stats('many')).daily[0]!.activities, (await s.admin.statistics()).requestsPerActivity[0]!.activities];
+    for (const list of lists) {
+      expect(list).toHaveLength(100);
+      expect(list[0]).toEqual({ activity: 'act-149', count: 2 });
+      // 151 events: 2 + 98 listed singly, the other 51 names once each.
+      expect(list[99]).toEqual({ activity: '(other)', count: 51 });
+    }
+  });
+
   it('keeps the busiest minute, with minute boundaries exact', async () => {
     const t0 = s.clock.now();
     await record('pia');

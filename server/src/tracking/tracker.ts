@@ -87,10 +87,23 @@ export class Tracker implements ActivitySink {
 }
 
 /** Activity counts, busiest first (ties by name). */
+/** Activities listed per list at most; the rest are summed as one OTHER_ACTIVITIES entry. */
+export const MAX_LISTED_ACTIVITIES = 100;
+export const OTHER_ACTIVITIES = '(other)';
+
+/**
+ * Counts by activity, busiest first. Activity names are the app's free text, so a list is cut at
+ * MAX_LISTED_ACTIVITIES, the rest summed as one entry: an app that puts ids in its names must not
+ * make an answer too large to send (80,000 names in a day made GetStatistics exceed 4 MB).
+ */
 export function counts(byName: Record<string, number>): ActivityCount[] {
-  return Object.entries(byName)
+  const sorted = Object.entries(byName)
     .sort(([a, x], [b, y]) => y - x || (a < b ? -1 : 1))
     .map(([activity, count]) => ({ activity, count }));
+  if (sorted.length <= MAX_LISTED_ACTIVITIES) return sorted;
+  let rest = 0;
+  for (let i = MAX_LISTED_ACTIVITIES - 1; i < sorted.length; i++) rest += sorted[i]!.count;
+  return [...sorted.slice(0, MAX_LISTED_ACTIVITIES - 1), { activity: OTHER_ACTIVITIES, count: rest }];
 }
 
 export function suspensionProto(s: SuspensionState | undefined): Suspension {
