@@ -15,6 +15,8 @@ const ERRORS: Record<string, string> = {
   '403': 'Client address not on ADMIN_IP_ALLOWLIST',
   '404': 'Unknown user, policy or route',
   '413': 'Body over the size limit',
+  '415': 'A body that is not application/json',
+  '429': 'An answer too large for the store or gRPC to carry, or another exhausted resource',
   '501': 'Not implemented by this Floodgate version',
   '503': 'Floodgate or its store is unreachable',
 };
@@ -34,7 +36,7 @@ function parameters(where: 'path' | 'query', schema: object | undefined): object
 }
 
 function operation(r: ApiRoute): Operation {
-  const errors = Object.entries(ERRORS).filter(([code]) => (code === '413' ? r.body : code !== '403' || r.access === 'admin'));
+  const errors = Object.entries(ERRORS).filter(([code]) => (code === '413' || code === '415' ? r.body : code !== '403' || r.access === 'admin'));
   return {
     summary: r.summary,
     security: r.access === 'none' ? [] : [{ bearer: [] }],
