@@ -85,6 +85,15 @@ describe.each<StoreName>(['memory', 'redis'])('GetLimitStatus with all four algo
     }
   });
 
+  it('says when the user is suspended, and only then', async () => {
+    expect((await s.limiter.status('free', '192.0.2.41')).suspended).toBe(false);
+    await s.admin.setSuspension({ userId: 'banned', suspended: true, reason: 'test', durationMs: 0 });
+    const st = await s.limiter.status('banned', '192.0.2.41');
+    expect(st.suspended).toBe(true);
+    expect(st.policies.every((p) => p.statuses[0]!.allowed === false)).toBe(true);
+    expect((await s.limiter.status('', '192.0.2.41')).suspended).toBe(false);
+  });
+
   it('reports an emptied bucket as remaining 0, with the time until it is full again', async () => {
     await check('token-bucket', 'drained', '192.0.2.30', 4);
     const row = (await s.limiter.status('drained', '192.0.2.30')).policies.find((p) => p.policy!.name === 'token-bucket')!;

@@ -31,9 +31,10 @@ export function createApp(client: FloodgateClient, log: Logger): express.Express
 
   // What the backend served at this path, now answered from Floodgate's shared state.
   app.get('/api/rate-limits/status', async (req, res) => {
-    const { policies, degraded } = await client.getLimitStatus({ userId: userId(req) ?? '', ip: req.ip ?? '' });
+    const { policies, degraded, suspended } = await client.getLimitStatus({ userId: userId(req) ?? '', ip: req.ip ?? '' });
     res.json({
       degraded,
+      suspended,
       policies: policies.map((p) => ({
         policy: p.policy?.name,
         limit: p.policy?.limit,

@@ -43,7 +43,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
       const ip = query.ip === undefined ? '' : validIp('ip', query.ip);
       if (id === '' && ip === '') throw FloodgateError.invalid('userId', 'userId or ip is required');
       const res = await client.getLimitStatus({ userId: id, ip }, call);
-      return { degraded: res.degraded, policies: res.policies.map(policyStatusJson) };
+      return { degraded: res.degraded, suspended: res.suspended, policies: res.policies.map(policyStatusJson) };
     },
   },
   {

@@ -85,7 +85,11 @@ const policyStatus = object({
   statuses: arrayOf(limitStatus),
 });
 
-export const limitStatusResponse = object({ degraded: bool('Answered from the failure mode, not the store'), policies: arrayOf(policyStatus) });
+export const limitStatusResponse = object({
+  degraded: bool('Answered from the failure mode, not the store'),
+  suspended: bool('The user is suspended: every check is denied whatever the statuses, which then show nothing left'),
+  policies: arrayOf(policyStatus),
+});
 
 const userSummary = object({
   userId: str('User id'),

@@ -366,6 +366,7 @@ export class RateLimiter {
     let next = 0;
     return {
       degraded: outcomes.some((o) => o.degraded),
+      suspended: outcomes.some((o) => o.blocked),
       policies: rows.map(({ policy, targets }) => ({
         policy: policyInfo(policy),
         statuses: targets.map((t) => {

@@ -247,6 +247,11 @@ export interface PolicyStatus {
 export interface GetLimitStatusResponse {
   policies: PolicyStatus[];
   degraded: boolean;
+  /**
+   * The user is suspended: every check is denied (SUSPENDED) whatever the statuses, which then
+   * say nothing is left (the scripts stop at the suspension, before reading any count).
+   */
+  suspended: boolean;
 }
 
 function createBaseCheckLimitRequest(): CheckLimitRequest {
@@ -1896,7 +1901,7 @@ export const PolicyStatus: MessageFns<PolicyStatus> = {
 };
 
 function createBaseGetLimitStatusResponse(): GetLimitStatusResponse {
-  return { policies: [], degraded: false };
+  return { policies: [], degraded: false, suspended: false };
 }
 
 export const GetLimitStatusResponse: MessageFns<GetLimitStatusResponse> = {
@@ -1906,6 +1911,9 @@ export const GetLimitStatusResponse: MessageFns<GetLimitStatusResponse> = {
     }
     if (message.degraded !== false) {
       writer.uint32(16).bool(message.degraded);
+    }
+    if (message.suspended !== false) {
+      writer.uint32(24).bool(message.suspended);
     }
     return writer;
   },
@@ -1939,6 +1947,14 @@ export const GetLimitStatusResponse: MessageFns<GetLimitStatusResponse> = {
             message.degraded = reader.bool();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.suspended = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1957,6 +1973,7 @@ export const GetLimitStatusResponse: MessageFns<GetLimitStatusResponse> = {
         ? object.policies.map((e: any) => PolicyStatus.fromJSON(e))
         : [],
       degraded: isSet(object.degraded) ? globalThis.Boolean(object.degraded) : false,
+      suspended: isSet(object.suspended) ? globalThis.Boolean(object.suspended) : false,
     };
   },
 
@@ -1968,6 +1985,9 @@ export const GetLimitStatusResponse: MessageFns<GetLimitStatusResponse> = {
     if (message.degraded !== false) {
       obj.degraded = message.degraded;
     }
+    if (message.suspended !== false) {
+      obj.suspended = message.suspended;
+    }
     return obj;
   },
 
@@ -1978,6 +1998,7 @@ export const GetLimitStatusResponse: MessageFns<GetLimitStatusResponse> = {
     const message = createBaseGetLimitStatusResponse();
     message.policies = object.policies?.map((e) => PolicyStatus.fromPartial(e)) || [];
     message.degraded = object.degraded ?? false;
+    message.suspended = object.suspended ?? false;
     return message;
   },
 };
