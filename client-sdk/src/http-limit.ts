@@ -103,7 +103,7 @@ export function httpRateLimiter<Req extends object>(
  * user's request: the user gets a 500 and the app a warning, not a 404 naming the policy.
  */
 function appsFault(e: FloodgateError): boolean {
-  return MISCONFIGURED_CODES.has(e.code) || (e.code === status.INVALID_ARGUMENT && e.message.startsWith('policy:'));
+  return MISCONFIGURED_CODES.has(e.code) || (e.code === status.INVALID_ARGUMENT && e.field === 'policy');
 }
 
 const MISCONFIGURED_CODES: ReadonlySet<status> = new Set([status.NOT_FOUND, status.UNAUTHENTICATED, status.PERMISSION_DENIED]);

@@ -21,7 +21,7 @@ export function checkKnownKeys(options: object, known: readonly string[], prefix
   }
 }
 
-/** A request, or an options object: a plain object (or left out, where `optional`). */
+/** A request, or an options object: a plain object. */
 export function checkObject(value: unknown, field: string): void {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw FloodgateError.invalid(field, 'must be an object');
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { allowlistFrom, loadStandaloneGatewayConfig } from './config/env.js';
 import { startGateway } from './gateway/app.js';
-import { createLogger, routeOtherOutput } from './log.js';
+import { cannotListen, createLogger, routeOtherOutput } from './log.js';
 import { GatewayMetrics } from './metrics/metrics.js';
 
 /** The admin gateway alone, talking to a Floodgate server at FLOODGATE_GRPC_ADDRESS. */
@@ -30,13 +30,9 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
-  try {
-    gateway = await startGateway({ config, grpcAddress: config.grpcAddress, adminIpAllowlist: adminAllowlist, metrics: new GatewayMetrics(), log });
-  } catch (err) {
-    // A port in use or an address not of this host: one line naming what to fix, no stack.
-    log.fatal(`HTTP_HOST/HTTP_PORT: cannot listen on ${config.httpHost}:${config.httpPort}: ${(err as Error).message}`);
-    process.exit(1);
-  }
+  gateway = await startGateway({ config, grpcAddress: config.grpcAddress, adminIpAllowlist: adminAllowlist, metrics: new GatewayMetrics(), log }).catch(
+    cannotListen(log, 'HTTP_HOST/HTTP_PORT', config.httpHost, config.httpPort),
+  );
   log.info({ grpcAddress: config.grpcAddress }, `gateway talking to Floodgate at ${config.grpcAddress}`);
 }
 

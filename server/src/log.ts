@@ -24,6 +24,17 @@ export function createLogger(level: string): Logger {
   );
 }
 
+/** A one-line fatal log and exit 1: for failures at start-up whose message says it all. */
+export function fatal(log: Logger, message: string): never {
+  log.fatal(message);
+  process.exit(1);
+}
+
+/** What a failed listen exits with: one line naming the variables to fix (`vars`), no stack. */
+export function cannotListen(log: Logger, vars: string, host: string, port: number): (err: Error) => never {
+  return (err) => fatal(log, `${vars}: cannot listen on ${host}:${port}: ${err.message}`);
+}
+
 /**
  * What libraries write past the logger, as structured lines of `log`, so that every line the
  * process writes is one JSON object: grpc-js's own messages (by default `E …` lines on stderr,

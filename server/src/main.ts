@@ -6,7 +6,7 @@ import { systemClock } from './clock.js';
 import { Readiness } from './grpc/readiness.js';
 import { startGrpcServer } from './grpc/server.js';
 import { RateLimiter } from './limiter/rate-limiter.js';
-import { createLogger, routeOtherOutput, type Logger } from './log.js';
+import { cannotListen, createLogger, routeOtherOutput, type Logger } from './log.js';
 import type { IpAllowlist } from './net/ip.js';
 import { startGateway } from './gateway/app.js';
 import { DenyCache } from './limiter/deny-cache.js';
@@ -116,11 +116,11 @@ async function main(): Promise<void> {
     rpcObserver: metrics,
     streamTables: config.http2StreamTables,
     completeResponseOptions: config.http2CompleteResponseOptions,
-  }).catch((err: Error) => fatal(log, `GRPC_HOST/GRPC_PORT: cannot listen on ${config.grpcHost}:${config.grpcPort}: ${err.message}`));
+  }).catch(cannotListen(log, 'GRPC_HOST/GRPC_PORT', config.grpcHost, config.grpcPort));
   // The gateway reaches this process's gRPC port through the client SDK, like a standalone one.
   const gateway = config.httpEnabled
-    ? await startGateway({ config, grpcAddress: `${loopbackOf(config.grpcHost)}:${grpc.port}`, adminIpAllowlist: adminAllowlist, metrics, log }).catch((err: Error) =>
-        fatal(log, `HTTP_HOST/HTTP_PORT: cannot listen on ${config.httpHost}:${config.httpPort}: ${err.message}`),
+    ? await startGateway({ config, grpcAddress: `${loopbackOf(config.grpcHost)}:${grpc.port}`, adminIpAllowlist: adminAllowlist, metrics, log }).catch(
+        cannotListen(log, 'HTTP_HOST/HTTP_PORT', config.httpHost, config.httpPort),
       )
     : undefined;
   readiness = new Readiness(grpc.health, () => policies.list().every((p) => p.failureMode === 'local'));
@@ -147,12 +147,6 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
   // Last: the line says the server is ready, signal handling included.
   log.info({ port: grpc.port, store: store.kind }, `gRPC listening on ${config.grpcHost}:${grpc.port}`);
-}
-
-/** A one-line fatal log and exit 1: for failures at start-up whose message says it all. */
-function fatal(log: Logger, message: string): never {
-  log.fatal(message);
-  process.exit(1);
 }
 
 /** An address of this host that reaches a server bound to `host`. */

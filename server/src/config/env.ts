@@ -100,14 +100,18 @@ function bool(env: Env, name: string, def = false): boolean {
   throw new ConfigError(name, `expected true or false, got "${raw}"`);
 }
 
-function hostPorts(env: Env, name: string): HostPort[] | undefined {
-  const raw = str(env, name);
-  if (raw === undefined) return undefined;
+/** `raw` through `parse`, whose error becomes the variable's. */
+function parsed<T>(name: string, raw: string, parse: (raw: string) => T): T {
   try {
-    return parseHostPorts(raw);
+    return parse(raw);
   } catch (err) {
     throw new ConfigError(name, (err as Error).message);
   }
+}
+
+function hostPorts(env: Env, name: string): HostPort[] | undefined {
+  const raw = str(env, name);
+  return raw === undefined ? undefined : parsed(name, raw, parseHostPorts);
 }
 
 /** At most one of REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES; Sentinel needs its master name. */
@@ -189,11 +193,7 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
 /** The standalone gateway: its settings and the Floodgate gRPC address it talks to. */
 export function loadStandaloneGatewayConfig(env: Env = process.env): GatewayConfig & { grpcAddress: string } {
   const grpcAddress = str(env, 'FLOODGATE_GRPC_ADDRESS') ?? '127.0.0.1:50051';
-  try {
-    parseHostPort(grpcAddress);
-  } catch (err) {
-    throw new ConfigError('FLOODGATE_GRPC_ADDRESS', (err as Error).message);
-  }
+  parsed('FLOODGATE_GRPC_ADDRESS', grpcAddress, parseHostPort);
   return { ...loadGatewayConfig(env), grpcAddress };
 }
 

@@ -95,9 +95,8 @@ const HTTP_NAMES: Readonly<Record<string, string>> = {
   duration_ms: 'duration',
 };
 
-/** A server error that names a field by its gRPC name, renamed as the HTTP request has it. */
+/** A server error that names a field by its gRPC name (its `field`), renamed as the HTTP request has it. */
 function httpNamed(err: FloodgateError): FloodgateError {
-  const grpcName = /^([a-z_]+): /.exec(err.message)?.[1];
-  const httpName = grpcName && HTTP_NAMES[grpcName];
-  return httpName ? new FloodgateError(err.code, `${httpName}${err.message.slice(grpcName.length)}`, httpName) : err;
+  const httpName = err.field === undefined ? undefined : HTTP_NAMES[err.field];
+  return httpName ? new FloodgateError(err.code, `${httpName}${err.message.slice(err.field!.length)}`, httpName) : err;
 }
